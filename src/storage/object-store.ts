@@ -1,0 +1,48 @@
+// The object storage contract. Bytes never pass through the service for the
+// presigned flow: the store hands out URLs that the client uses directly.
+//
+// Implementations throw DependencyUnavailableError when the store cannot be
+// reached.
+
+export interface PresignPutInput {
+  key: string;
+  contentType: string;
+  contentLength: number;
+  /** Base64 of the 16-byte MD5; the store rejects a body with another digest. */
+  contentMd5: string;
+  expiresInSeconds: number;
+}
+
+export interface PresignedRequest {
+  url: string;
+  /** Every header the client must send, with exactly these values (they are signed). */
+  headers: Record<string, string>;
+  expiresAt: Date;
+}
+
+export interface PresignGetInput {
+  key: string;
+  expiresInSeconds: number;
+  /** Served as the response's Content-Disposition. */
+  contentDisposition: string;
+  /** Served as the response's Content-Type. */
+  contentType: string;
+}
+
+export interface ObjectInfo {
+  size: number;
+  /** Base64 MD5 of the content, or null when the store cannot tell (e.g. a multipart ETag). */
+  md5: string | null;
+}
+
+export interface ObjectStore {
+  presignPut(input: PresignPutInput): Promise<PresignedRequest>;
+  presignGet(input: PresignGetInput): Promise<PresignedRequest>;
+  /** Size and digest of the object, or null when there is no such object. */
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Removes the objects (missing ones count as removed). Returns the keys that could not be removed. */
+  delete(keys: readonly string[]): Promise<string[]>;
+  /** Resolves when the store (and its bucket) answers. */
+  ping(): Promise<void>;
+  close(): void;
+}
