@@ -1,0 +1,35 @@
+// File ids are UUIDv7: time-ordered, so new rows append to the primary key
+// index instead of splitting random pages, and ids sort by creation time.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { v7 as uuidv7 } from "uuid";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function newFileId(): string {
+  return uuidv7();
+}
+
+/** The object key of a file's bytes: never derived from the user's filename. */
+export function objectKeyFor(fileId: string): string {
+  return `files/${fileId}/original`;
+}
+
+/** Validates one id (any UUID form, case-insensitive) and returns it in canonical lower case. */
+export function parseFileId(value: string, field: string): string {
+  const id = value.trim().toLowerCase();
+  if (!UUID.test(id)) {
+    throw new ConnectError(`${field}: ${JSON.stringify(value)} is not a file id (a UUID)`, Code.InvalidArgument);
+  }
+  return id;
+}
+
+/** Validates a list of ids: 1 to `max`, each a UUID; duplicates are dropped, order kept. */
+export function parseFileIds(values: readonly string[], field: string, max: number): string[] {
+  if (values.length === 0) {
+    throw new ConnectError(`${field}: at least one id is required`, Code.InvalidArgument);
+  }
+  if (values.length > max) {
+    throw new ConnectError(`${field}: at most ${max} ids per call (got ${values.length})`, Code.InvalidArgument);
+  }
+  return [...new Set(values.map((v, i) => parseFileId(v, `${field}[${i}]`)))];
+}

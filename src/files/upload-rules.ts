@@ -1,0 +1,86 @@
+// The rules a file must pass before we hand out an upload URL for it. Each
+// violation names the field and the rule, so the caller can fix its request.
+import { extensionOf, sanitizeFilename } from "./filename.js";
+
+export interface UploadLimits {
+  maxFilesPerBatch: number;
+  maxFileSizeBytes: number;
+}
+
+/** Allowed image types and the extensions that may carry each. */
+const EXTENSIONS_BY_TYPE: ReadonlyMap<string, readonly string[]> = new Map([
+  ["image/jpeg", [".jpg", ".jpeg"]],
+  ["image/png", [".png"]],
+  ["image/gif", [".gif"]],
+  ["image/webp", [".webp"]],
+]);
+const ALLOWED_EXTENSIONS = [...EXTENSIONS_BY_TYPE.values()].flat();
+
+export interface FileToUploadInput {
+  filename: string;
+  contentType: string;
+  sizeBytes: bigint;
+  md5: string;
+}
+
+export interface ValidFileToUpload {
+  filename: string;
+  contentType: string;
+  sizeBytes: number;
+  md5: string;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; violations: string[] };
+
+export function checkBatchSize(count: number, limits: UploadLimits): string | undefined {
+  if (count === 0) return "files: at least one file is required";
+  if (count > limits.maxFilesPerBatch) {
+    return `files: at most ${limits.maxFilesPerBatch} files per batch (got ${count})`;
+  }
+  return undefined;
+}
+
+export function checkFileToUpload(
+  file: FileToUploadInput,
+  field: string,
+  limits: UploadLimits,
+): Checked<ValidFileToUpload> {
+  const violations: string[] = [];
+
+  const filename = sanitizeFilename(file.filename);
+  const contentType = file.contentType.trim().toLowerCase();
+  const ext = extensionOf(filename);
+  const typeExtensions = EXTENSIONS_BY_TYPE.get(contentType);
+  if (filename === "") {
+    violations.push(`${field}.filename: is required (a name like "photo.jpg")`);
+  } else if (!ALLOWED_EXTENSIONS.includes(ext)) {
+    violations.push(
+      `${field}.filename: extension ${JSON.stringify(ext || "(none)")} is not allowed (allowed: ${ALLOWED_EXTENSIONS.join(" ")})`,
+    );
+  }
+  if (typeExtensions === undefined) {
+    violations.push(
+      `${field}.content_type: ${JSON.stringify(file.contentType)} is not allowed (allowed: ${[...EXTENSIONS_BY_TYPE.keys()].join(", ")})`,
+    );
+  } else if (ALLOWED_EXTENSIONS.includes(ext) && !typeExtensions.includes(ext)) {
+    violations.push(
+      `${field}.content_type: ${contentType} does not match the filename extension ${ext} (use ${typeExtensions.join(" or ")})`,
+    );
+  }
+
+  if (file.sizeBytes < 1n || file.sizeBytes > BigInt(limits.maxFileSizeBytes)) {
+    violations.push(`${field}.size_bytes: must be from 1 to ${limits.maxFileSizeBytes} bytes (got ${file.sizeBytes})`);
+  }
+
+  if (!isBase64Md5(file.md5)) {
+    violations.push(`${field}.md5: must be the base64 of a 16-byte MD5 digest (24 characters, as in Content-MD5)`);
+  }
+
+  if (violations.length > 0) return { ok: false, violations };
+  return { ok: true, value: { filename, contentType, sizeBytes: Number(file.sizeBytes), md5: file.md5 } };
+}
+
+function isBase64Md5(value: string): boolean {
+  // Strict: canonical padded base64 of exactly 16 bytes.
+  return /^[A-Za-z0-9+/]{21}[AQgw]==$/.test(value) && Buffer.from(value, "base64").length === 16;
+}

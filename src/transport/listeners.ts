@@ -1,0 +1,135 @@
+// The two listeners of the one host: the same routes, different ways of
+// knowing who calls.
+//  - internal: HTTP/2 over TLS with a REQUIRED client certificate from our CA;
+//    a socket without one never reaches a handler. For backend services (gRPC).
+//  - public: Connect/JSON and gRPC-Web for browsers, with a JWT and CORS;
+//    HTTP/1.1, or h2 + HTTP/1.1 when given a certificate.
+import type { TLSSocket } from "node:tls";
+import { fastify, LogController, type FastifyInstance } from "fastify";
+import fastifyCors from "@fastify/cors";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { Code, ConnectError, cors as connectCors, createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import { kPeerCertificate, readPeerCertificate, type PeerCertificate } from "../auth/peer-certificate.js";
+import type { RequestGate } from "../auth/request-gate.js";
+import type { Logger } from "../observability/logger.js";
+import { rpcBoundary } from "./rpc-interceptors.js";
+
+/** Requests are small metadata messages; a larger message is refused unread. */
+const READ_MAX_BYTES = 4 * 1024 * 1024;
+
+// Fastify's generics differ between HTTP/1 and HTTP/2 servers; the host code
+// only registers plugins and listens, so one loose type serves both.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Listener = FastifyInstance<any, any, any, any>;
+
+interface ListenerOptions {
+  routes: (router: ConnectRouter) => void;
+  gate: RequestGate;
+  log: Logger;
+  shutdownTimeoutMs: number;
+}
+
+export interface InternalListenerOptions extends ListenerOptions {
+  tls: { ca: Buffer; cert: Buffer; key: Buffer };
+}
+
+export async function createInternalListener(options: InternalListenerOptions): Promise<Listener> {
+  const log = options.log.child({ listener: "internal" });
+  const app = fastify({
+    http2: true,
+    https: {
+      ...options.tls,
+      allowHTTP1: true, // Connect JSON over HTTP/1.1 (curl --cert) works too
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: "TLSv1.2",
+    },
+    loggerInstance: log,
+    logController: quietRequests(),
+    // An open HTTP/2 session would otherwise hold close() forever.
+    forceCloseConnections: true,
+  }) as unknown as Listener;
+  // One certificate parse per connection, not per request.
+  const peers = new WeakMap<object, PeerCertificate>();
+  await app.register(fastifyConnectPlugin, {
+    ...connectOptions(options, log),
+    contextValues: (req) => {
+      // On HTTP/2, req.raw.socket is a per-stream proxy; the session's socket is the connection.
+      const raw = req.raw as { stream?: { session?: { socket?: unknown } }; socket: unknown };
+      const socket = (raw.stream?.session?.socket ?? raw.socket) as TLSSocket;
+      let peer = peers.get(socket);
+      if (peer === undefined) {
+        peer = readPeerCertificate(socket);
+        peers.set(socket, peer);
+      }
+      return createContextValues().set(kPeerCertificate, peer);
+    },
+  });
+  return app;
+}
+
+export interface PublicListenerOptions extends ListenerOptions {
+  corsOrigins: readonly string[];
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+export async function createPublicListener(options: PublicListenerOptions): Promise<Listener> {
+  const log = options.log.child({ listener: "public" });
+  const common = {
+    loggerInstance: log,
+    logController: quietRequests(),
+    // Idle keep-alive sockets close at once; requests in flight may finish.
+    forceCloseConnections: "idle" as const,
+  };
+  const app = (
+    options.tls
+      ? fastify({ ...common, http2: true, https: { ...options.tls, allowHTTP1: true } })
+      : fastify(common)
+  ) as unknown as Listener;
+  if (options.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: options.corsOrigins.includes("*") ? "*" : [...options.corsOrigins],
+      methods: [...connectCors.allowedMethods],
+      allowedHeaders: [...connectCors.allowedHeaders, "Authorization"],
+      exposedHeaders: [...connectCors.exposedHeaders],
+      maxAge: 7200,
+    });
+  }
+  await app.register(fastifyConnectPlugin, connectOptions(options, log));
+  return app;
+}
+
+/** What both listeners give connect: the routes, limits, error boundary and gate. */
+function connectOptions(options: ListenerOptions, log: Logger) {
+  return {
+    routes: options.routes,
+    readMaxBytes: READ_MAX_BYTES,
+    shutdownTimeoutMs: options.shutdownTimeoutMs,
+    interceptors: [rpcBoundary(log)],
+    requestGate: logRejections(options.gate, log),
+  };
+}
+
+/**
+ * Fastify's own request lines would log URLs, and a URL may carry a query
+ * string; each RPC gets one line from rpcBoundary instead.
+ */
+function quietRequests() {
+  return new LogController({ disableRequestLogging: true });
+}
+
+/** The gate runs before interceptors; refused calls get their own log line (never the token). */
+function logRejections(gate: RequestGate, log: Logger): RequestGate {
+  return async (context) => {
+    try {
+      await gate(context);
+    } catch (e) {
+      const error = ConnectError.from(e);
+      log.info(
+        { rpc: `${context.service.typeName}/${context.method.name}`, code: Code[error.code], reason: error.rawMessage },
+        "rpc refused",
+      );
+      throw error;
+    }
+  };
+}
