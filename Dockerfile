@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+
+# Production dependencies only. tsx is one of them: the service runs its
+# TypeScript sources directly, so there is no compile step and no dev tooling.
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --no-audit --no-fund
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false
+WORKDIR /app
+# Files stay owned by root: the service user can read its code but not change it.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json tsconfig.json ./
+COPY gen ./gen
+COPY src ./src
+# scripts/ and migrations/ serve the one-shot `npm run certs` / `npm run migrate` containers.
+COPY scripts ./scripts
+COPY migrations ./migrations
+# Mount point of the certs volume. A new named volume takes the owner of the
+# image directory it is first mounted on, so `node` can write the dev PKI
+# there (certs service) and read its 0600 keys (file-service).
+RUN mkdir /certs && chown node:node /certs
+USER node
+EXPOSE 9001 8080
+CMD ["node", "--import", "tsx", "src/main.ts"]
