@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { FileService } from "../../gen/file/v1/file_service_pb.js";
-import { startTestService, type TestService } from "../support/service.js";
+import { bearer, startTestService, type TestService } from "../support/service.js";
 import { fileSpec, pngLikeBytes, putUpload } from "../support/upload.js";
 
 const run = promisify(execFile);
@@ -125,13 +125,36 @@ describe("browser protocols on the public listener", () => {
       createGrpcWebTransport({
         baseUrl: svc.httpUrl,
         httpVersion: "1.1",
-        interceptors: [(next) => (req) => (req.header.set("Authorization", `Bearer ${token}`), next(req))],
+        interceptors: [bearer(token)],
       }),
     );
     const { uploads } = await client.generateUploadURLs({ files: [fileSpec(bytes)] });
     await putUpload(uploads[0]!, bytes);
     const { files } = await client.confirmUpload({ fileIds: [uploads[0]!.fileId] });
     expect(files[0]?.ownerId).toBe("web-user");
+  });
+
+  it("serves Connect over h2 and HTTP/1.1 on one TLS port when given a certificate", async () => {
+    const tlsSvc = await startTestService({
+      db: svc.db,
+      s3: svc.s3,
+      pki: svc.pki,
+      env: { PUBLIC_TLS_CERT_FILE: svc.pki.paths.serverCert, PUBLIC_TLS_KEY_FILE: svc.pki.paths.serverKey },
+    });
+    try {
+      expect(tlsSvc.httpUrl).toMatch(/^https:/);
+      const token = await tlsSvc.userToken("tls-user");
+      for (const httpVersion of ["2", "1.1"] as const) {
+        // No client certificate: the public listener authenticates users by JWT only.
+        const client = createClient(
+          FileService,
+          createConnectTransport({ baseUrl: tlsSvc.httpUrl, httpVersion, nodeOptions: { ca: svc.pki.ca }, interceptors: [bearer(token)] }),
+        );
+        expect((await client.listFiles({})).files).toEqual([]);
+      }
+    } finally {
+      await tlsSvc.stop();
+    }
   });
 
   it("serves Connect JSON to plain fetch/curl, with JSON errors and no stack traces", async () => {

@@ -1,10 +1,10 @@
 // Boots the real service (both listeners on loopback, ephemeral ports) against
 // a fresh MariaDB database and an S3 server in a child process, with a PKI made
 // for the run. Tests then talk to it only through real clients over sockets.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
 import { FileService } from "../../gen/file/v1/file_service_pb.js";
@@ -144,7 +144,7 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
   const app: App = await createApp(config, { files, objects }, createLogger(config.logLevel));
   const { grpcPort, httpPort } = await app.listen();
   const grpcUrl = `https://localhost:${grpcPort}`;
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const httpUrl = `${config.publicTls ? "https://localhost" : "http://127.0.0.1"}:${httpPort}`;
 
   // Separate store/repository handles for assertions, so closing the app's does not affect them.
   const checkObjects = createS3ObjectStore(config.s3);
@@ -173,10 +173,7 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
       const transport: Transport = createConnectTransport({
         baseUrl: httpUrl,
         httpVersion: "1.1",
-        interceptors: token === undefined ? [] : [(next) => (req) => {
-          req.header.set("Authorization", `Bearer ${token}`);
-          return next(req);
-        }],
+        interceptors: token === undefined ? [] : [bearer(token)],
       });
       return createClient(FileService, transport);
     },
@@ -202,11 +199,10 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
   };
 }
 
-/** Writes cert/key files for a client identity, e.g. for buf curl. */
-export async function writeClientFiles(dir: string, name: string, cert: IssuedCertificate) {
-  const certFile = join(dir, `${name}.pem`);
-  const keyFile = join(dir, `${name}-key.pem`);
-  await writeFile(certFile, cert.cert);
-  await writeFile(keyFile, cert.key, { mode: 0o600 });
-  return { certFile, keyFile };
+/** Sends a user's JWT, as a browser app's transport would. */
+export function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("Authorization", `Bearer ${token}`);
+    return next(req);
+  };
 }
