@@ -1,5 +1,5 @@
 // The persistence contract for file records. The service logic depends on this
-// interface only; MySQL (production) and, later, SQLite (embedded) implement it.
+// interface only; MySQL (production) and SQLite/libSQL (embedded) implement it.
 //
 // Every read and write is scoped by owner: a row of another owner is invisible,
 // so callers cannot tell "foreign" from "missing".
@@ -49,6 +49,8 @@ export interface FileRepository {
   markDeleted(ownerId: string, ids: readonly string[], at: Date): Promise<number>;
   /** The owner's records with the given statuses, newest (highest id) first. */
   list(query: ListFilesQuery): Promise<FileRecord[]>;
+  /** How many records are in each status, for the files-by-state metric. */
+  countByStatus(): Promise<Record<FileStatus, number>>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;

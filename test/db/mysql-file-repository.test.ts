@@ -1,328 +1,169 @@
-// MySQL FileRepository against a real MariaDB/MySQL (see test/support/database.ts).
-import { randomUUID } from "node:crypto";
+// MySQL FileRepository against a real MariaDB/MySQL (see test/support/database.ts):
+// the shared contract, then what only MySQL has (collations, server-side UTC,
+// network failures, the migration runner).
 import mysql from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FileRecord, FileRepository, NewFileRecord } from "../../src/db/file-repository.js";
+import type { FileRepository } from "../../src/db/file-repository.js";
 import { migrateMysql } from "../../src/db/migrate.js";
 import { createMysqlFileRepository, toRepositoryError } from "../../src/db/mysql/mysql-file-repository.js";
 import { DependencyUnavailableError } from "../../src/errors.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { describeFileRepository, everyOperation, newOwner, newRecord } from "./file-repository-contract.js";
 
 // A zone far from UTC, with DST, proves timestamps do not depend on the process TZ.
 process.env.TZ = "America/St_Johns";
 
-let database: TestDatabase;
-let repo: FileRepository;
+const unreachableUrl = "mysql://root@127.0.0.1:1/x";
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  repo = createMysqlFileRepository(database.url, { connectionLimit: 4 });
+describeFileRepository("MySQL", {
+  async open() {
+    const database = await createTestDatabase();
+    const repo = createMysqlFileRepository(database.url, { connectionLimit: 4 });
+    return {
+      repo,
+      close: async () => {
+        await repo.close();
+        await database.drop();
+      },
+    };
+  },
+  // Nothing listens on port 1.
+  openUnreachable: async () => createMysqlFileRepository(unreachableUrl),
+  duplicateKeyCode: "ER_DUP_ENTRY",
 });
 
-afterAll(async () => {
-  await repo?.close();
-  await database?.drop();
-});
+describe("MySQL only", () => {
+  let database: TestDatabase;
+  let repo: FileRepository;
 
-// Each test uses its own owner, so tests sharing the database cannot see each other.
-const newOwner = () => `owner-${randomUUID()}`;
-
-function newRecord(ownerId: string, overrides: Partial<NewFileRecord> = {}): NewFileRecord {
-  const id = overrides.id ?? uuidv7();
-  return {
-    id,
-    ownerId,
-    filename: "report.pdf",
-    contentType: "application/pdf",
-    sizeBytes: 1234,
-    md5: "1B2M2Y8AsgTpgAmY7PhCfg==",
-    objectKey: `${ownerId}/${id}`,
-    createdAt: new Date("2025-01-02T03:04:05.678Z"),
-    ...overrides,
-  };
-}
-
-/** Records with strictly increasing ids, as UUIDv7 generation gives them. */
-function newRecords(ownerId: string, count: number): NewFileRecord[] {
-  return Array.from({ length: count }, () => newRecord(ownerId)).sort((a, b) => (a.id < b.id ? -1 : 1));
-}
-
-const idsOf = (records: readonly { id: string }[]) => records.map((r) => r.id);
-const sortedIds = (records: readonly { id: string }[]) => idsOf(records).sort();
-
-/** The `code`s along an error's cause chain (drizzle wraps the driver's error). */
-function causeCodes(error: unknown): unknown[] {
-  const codes: unknown[] = [];
-  for (let e = error; e instanceof Error; e = e.cause) codes.push((e as { code?: unknown }).code);
-  return codes;
-}
-
-async function byId(ownerId: string, id: string): Promise<FileRecord> {
-  const [record] = await repo.findByIds(ownerId, [id]);
-  if (!record) throw new Error(`record ${id} not found`);
-  return record;
-}
-
-describe("insertPending / findByIds", () => {
-  it("stores every field and returns the owner's records as pending", async () => {
-    const owner = newOwner();
-    const record = newRecord(owner, {
-      // 4-byte UTF-8 needs utf8mb4; > 2^32 needs a bigint.
-      filename: "🎉 résumé ".repeat(25).slice(0, 250),
-      sizeBytes: 5 * 2 ** 30 + 1,
-      contentType: "text/plain; charset=utf-8",
-    });
-    const other = newRecord(owner);
-    await repo.insertPending([record, other]);
-
-    const found = await repo.findByIds(owner, [record.id, other.id, uuidv7()]);
-    expect(found.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(
-      [record, other]
-        .sort((a, b) => (a.id < b.id ? -1 : 1))
-        .map((r) => ({ ...r, status: "pending", uploadedAt: null, deletedAt: null })),
-    );
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    repo = createMysqlFileRepository(database.url, { connectionLimit: 4 });
   });
 
-  it("inserts nothing when one record of the batch collides with an existing id", async () => {
-    const owner = newOwner();
-    const [existing, first, last] = newRecords(owner, 3) as [NewFileRecord, NewFileRecord, NewFileRecord];
-    await repo.insertPending([existing]);
-
-    const error: unknown = await repo.insertPending([first, { ...existing, filename: "again" }, last]).catch((e) => e);
-    // A duplicate key is a bug of the caller, not an outage: it passes through unchanged.
-    expect(error).toBeInstanceOf(Error);
-    expect(error).not.toBeInstanceOf(DependencyUnavailableError);
-    expect(causeCodes(error)).toContain("ER_DUP_ENTRY");
-
-    expect(await repo.findByIds(owner, [first.id, last.id])).toEqual([]);
-    expect((await byId(owner, existing.id)).filename).toBe(existing.filename);
+  afterAll(async () => {
+    await repo?.close();
+    await database?.drop();
   });
 
-  it("returns [] for an empty id list without querying", async () => {
-    // The database does not exist, so any query would fail.
-    const unreachable = createMysqlFileRepository("mysql://root@127.0.0.1:1/x");
-    try {
-      expect(await unreachable.findByIds("someone", [])).toEqual([]);
-      expect(await unreachable.markUploaded("someone", [], new Date())).toBe(0);
-      expect(await unreachable.markDeleted("someone", [], new Date())).toBe(0);
-      await unreachable.insertPending([]);
-    } finally {
-      await unreachable.close();
-    }
-  });
-});
-
-describe("owner scoping", () => {
-  it("hides another owner's records from every operation", async () => {
-    const owner = newOwner();
-    const records = newRecords(owner, 2);
-    await repo.insertPending(records);
-    const ids = idsOf(records);
-    const at = new Date();
-
-    // Owner ids compare exactly: a differently cased id is another owner.
-    for (const intruder of [newOwner(), owner.toUpperCase(), `${owner}x`]) {
-      expect(await repo.findByIds(intruder, ids)).toEqual([]);
-      expect(await repo.markUploaded(intruder, ids, at)).toBe(0);
-      expect(await repo.markDeleted(intruder, ids, at)).toBe(0);
-      expect(await repo.list({ ownerId: intruder, statuses: ["pending", "uploaded", "deleted"], limit: 10 })).toEqual([]);
-    }
-
-    const untouched = await repo.findByIds(owner, ids);
-    expect(untouched.map((r) => [r.status, r.uploadedAt, r.deletedAt])).toEqual([
-      ["pending", null, null],
-      ["pending", null, null],
-    ]);
-  });
-});
-
-describe("markUploaded", () => {
-  it("moves only pending records and counts them", async () => {
-    const owner = newOwner();
-    const [a, b, c, d] = idsOf(newRecords(owner, 4)) as [string, string, string, string];
-    await repo.insertPending([a, b, c, d].map((id) => newRecord(owner, { id })));
-    const first = new Date("2025-02-01T00:00:00.100Z");
-    const second = new Date("2025-02-01T00:00:00.200Z");
-
-    expect(await repo.markUploaded(owner, [a, b], first)).toBe(2);
-    expect(await repo.markDeleted(owner, [d], first)).toBe(1);
-    // a and b are already uploaded, d is deleted: only c moves.
-    expect(await repo.markUploaded(owner, [a, b, c, d, uuidv7()], second)).toBe(1);
-
-    const found = new Map((await repo.findByIds(owner, [a, b, c, d])).map((r) => [r.id, r]));
-    expect(found.get(a)).toMatchObject({ status: "uploaded", uploadedAt: first });
-    expect(found.get(b)).toMatchObject({ status: "uploaded", uploadedAt: first });
-    expect(found.get(c)).toMatchObject({ status: "uploaded", uploadedAt: second });
-    expect(found.get(d)).toMatchObject({ status: "deleted", uploadedAt: null });
-  });
-});
-
-describe("markDeleted", () => {
-  it("deletes pending and uploaded records once, keeping the first deletion time", async () => {
-    const owner = newOwner();
-    const [a, b, c] = idsOf(newRecords(owner, 3)) as [string, string, string];
-    await repo.insertPending([a, b, c].map((id) => newRecord(owner, { id })));
-    await repo.markUploaded(owner, [b], new Date());
-    const first = new Date("2025-03-01T00:00:00.001Z");
-
-    expect(await repo.markDeleted(owner, [a, b], first)).toBe(2);
-    expect(await repo.markDeleted(owner, [a, b], new Date())).toBe(0);
-    expect(await repo.markDeleted(owner, [a, b, c, uuidv7()], new Date("2025-03-02T00:00:00Z"))).toBe(1);
-
-    const found = new Map((await repo.findByIds(owner, [a, b, c])).map((r) => [r.id, r]));
-    expect(found.get(a)).toMatchObject({ status: "deleted", deletedAt: first });
-    expect(found.get(b)).toMatchObject({ status: "deleted", deletedAt: first });
-    expect(found.get(c)).toMatchObject({ status: "deleted", deletedAt: new Date("2025-03-02T00:00:00Z") });
-  });
-});
-
-describe("list", () => {
-  it("pages newest first with a keyset cursor", async () => {
-    const owner = newOwner();
-    const records = newRecords(owner, 5);
-    // Insertion order must not matter, only id order.
-    await repo.insertPending([...records].reverse().slice(2));
-    await repo.insertPending([...records].reverse().slice(0, 2));
-    const newestFirst = idsOf(records).reverse();
-    const query = { ownerId: owner, statuses: ["pending"] as const, limit: 2 };
-
-    const page1 = await repo.list(query);
-    expect(idsOf(page1)).toEqual(newestFirst.slice(0, 2));
-    const page2 = await repo.list({ ...query, beforeId: page1.at(-1)?.id });
-    expect(idsOf(page2)).toEqual(newestFirst.slice(2, 4));
-    const page3 = await repo.list({ ...query, beforeId: page2.at(-1)?.id });
-    expect(idsOf(page3)).toEqual(newestFirst.slice(4));
-    expect(await repo.list({ ...query, beforeId: page3.at(-1)?.id })).toEqual([]);
-    expect(idsOf(await repo.list({ ...query, limit: 100 }))).toEqual(newestFirst);
-  });
-
-  it("returns only the requested statuses", async () => {
-    const owner = newOwner();
-    const [p1, u1, d1, p2, u2] = idsOf(newRecords(owner, 5)) as [string, string, string, string, string];
-    await repo.insertPending([p1, u1, d1, p2, u2].map((id) => newRecord(owner, { id })));
-    await repo.markUploaded(owner, [u1, u2], new Date());
-    await repo.markDeleted(owner, [d1], new Date());
-    const list = (statuses: FileRecord["status"][], beforeId?: string) =>
-      repo.list({ ownerId: owner, statuses, limit: 10, beforeId }).then(idsOf);
-
-    expect(await list(["pending"])).toEqual([p2, p1]);
-    expect(await list(["uploaded"])).toEqual([u2, u1]);
-    expect(await list(["deleted"])).toEqual([d1]);
-    expect(await list(["pending", "uploaded"])).toEqual([u2, p2, u1, p1]);
-    expect(await list(["pending", "uploaded"], p2)).toEqual([u1, p1]);
-    expect(await list([])).toEqual([]);
-  });
-});
-
-describe("timestamps", () => {
-  it("round-trip to the millisecond and are stored as UTC, whatever the process time zone", async () => {
-    expect(new Date("2025-07-01T00:00:00Z").getTimezoneOffset()).not.toBe(0); // the TZ above took effect
-    const owner = newOwner();
-    const createdAt = new Date("2025-03-09T06:30:00.999Z"); // around a DST switch in America/*
-    const uploadedAt = new Date("2025-11-02T04:59:59.001Z");
-    const deletedAt = new Date("2030-12-31T23:59:59.457Z");
-    const { id } = newRecord(owner);
-    await repo.insertPending([newRecord(owner, { id, createdAt })]);
-    await repo.markUploaded(owner, [id], uploadedAt);
-    await repo.markDeleted(owner, [id], deletedAt);
-
-    const record = await byId(owner, id);
-    expect([record.createdAt, record.uploadedAt, record.deletedAt].map((d) => d?.toISOString())).toEqual([
-      createdAt.toISOString(),
-      uploadedAt.toISOString(),
-      deletedAt.toISOString(),
-    ]);
-
-    // What the server holds is UTC wall time (other readers, e.g. SQL reports, see UTC).
-    const raw = await mysql.createConnection(database.url);
-    try {
-      const [rows] = await raw.query<mysql.RowDataPacket[]>(
-        "SELECT CAST(created_at AS CHAR) AS c, CAST(uploaded_at AS CHAR) AS u, CAST(deleted_at AS CHAR) AS d FROM files WHERE id = ?",
-        [id],
-      );
-      expect(rows[0]).toEqual({ c: "2025-03-09 06:30:00.999", u: "2025-11-02 04:59:59.001", d: "2030-12-31 23:59:59.457" });
-    } finally {
-      await raw.end();
-    }
-  });
-});
-
-describe("database failures", () => {
-  it("reports an unreachable database quickly as DependencyUnavailableError", async () => {
-    const unreachable = createMysqlFileRepository("mysql://root@127.0.0.1:1/x");
-    try {
-      const owner = newOwner();
-      const operations: (() => Promise<unknown>)[] = [
-        () => unreachable.ping(),
-        () => unreachable.insertPending([newRecord(owner)]),
-        () => unreachable.findByIds(owner, [uuidv7()]),
-        () => unreachable.markUploaded(owner, [uuidv7()], new Date()),
-        () => unreachable.markDeleted(owner, [uuidv7()], new Date()),
-        () => unreachable.list({ ownerId: owner, statuses: ["pending"], limit: 1 }),
-      ];
-      for (const operation of operations) {
-        const started = performance.now();
-        const error: unknown = await operation().then(
-          () => undefined,
-          (e: unknown) => e,
+  describe("collation", () => {
+    it("compares text columns bytewise although the database default is case-insensitive", async () => {
+      const raw = await mysql.createConnection(database.url);
+      try {
+        const [[defaults]] = await raw.query<mysql.RowDataPacket[]>("SELECT @@collation_database AS c");
+        expect(defaults?.c).not.toMatch(/_bin$/); // the precondition: a server default that would not do
+        // status is an ENUM of values the code itself writes; its collation does not matter.
+        const [columns] = await raw.query<mysql.RowDataPacket[]>(
+          "SELECT column_name AS name, collation_name AS collation FROM information_schema.columns WHERE table_schema = ? AND table_name = 'files' AND collation_name IS NOT NULL AND column_name <> 'status' ORDER BY column_name",
+          [database.name],
         );
-        expect(error).toBeInstanceOf(DependencyUnavailableError);
-        expect((error as DependencyUnavailableError).dependency).toBe("database");
-        expect(performance.now() - started).toBeLessThan(2_000);
+        expect(Object.fromEntries(columns.map((c) => [c.name, c.collation]))).toEqual({
+          content_type: "utf8mb4_bin",
+          filename: "utf8mb4_bin",
+          id: "ascii_bin",
+          md5: "ascii_bin",
+          object_key: "utf8mb4_bin",
+          owner_id: "utf8mb4_bin",
+        });
+      } finally {
+        await raw.end();
       }
-    } finally {
-      await unreachable.close();
-    }
+    });
   });
 
-  it("reports a missing database as DependencyUnavailableError", async () => {
-    const url = new URL(database.url);
-    url.pathname = `/${database.name}_missing`;
-    const missing = createMysqlFileRepository(url.href);
-    try {
-      await expect(missing.ping()).rejects.toBeInstanceOf(DependencyUnavailableError);
-    } finally {
-      await missing.close();
-    }
+  describe("timestamps", () => {
+    it("are stored as UTC wall time, whatever the process time zone", async () => {
+      expect(new Date("2025-07-01T00:00:00Z").getTimezoneOffset()).not.toBe(0); // the TZ above took effect
+      const owner = newOwner();
+      const { id } = newRecord(owner);
+      await repo.insertPending([newRecord(owner, { id, createdAt: new Date("2025-03-09T06:30:00.999Z") })]);
+      await repo.markUploaded(owner, [id], new Date("2025-11-02T04:59:59.001Z"));
+      await repo.markDeleted(owner, [id], new Date("2030-12-31T23:59:59.457Z"));
+
+      // What the server holds is UTC wall time (other readers, e.g. SQL reports, see UTC).
+      const raw = await mysql.createConnection(database.url);
+      try {
+        const [rows] = await raw.query<mysql.RowDataPacket[]>(
+          "SELECT CAST(created_at AS CHAR) AS c, CAST(uploaded_at AS CHAR) AS u, CAST(deleted_at AS CHAR) AS d FROM files WHERE id = ?",
+          [id],
+        );
+        expect(rows[0]).toEqual({ c: "2025-03-09 06:30:00.999", u: "2025-11-02 04:59:59.001", d: "2030-12-31 23:59:59.457" });
+      } finally {
+        await raw.end();
+      }
+    });
   });
 
-  it("classifies driver errors by code, through drizzle's wrapping", () => {
-    const driverError = (code: string, fatal = false) => Object.assign(new Error(code), { code, fatal });
-    const wrapped = (cause: Error) => new Error("Failed query: ...", { cause });
-    for (const code of ["ER_LOCK_WAIT_TIMEOUT", "ER_LOCK_DEADLOCK", "ER_CON_COUNT_ERROR", "PROTOCOL_CONNECTION_LOST"]) {
-      expect(toRepositoryError(wrapped(driverError(code)))).toBeInstanceOf(DependencyUnavailableError);
-    }
-    expect(toRepositoryError(driverError("ER_SOMETHING_NEW", true))).toBeInstanceOf(DependencyUnavailableError);
-    for (const error of [wrapped(driverError("ER_DUP_ENTRY")), driverError("ER_PARSE_ERROR"), new TypeError("bug")]) {
-      expect(toRepositoryError(error)).toBe(error);
-    }
+  describe("database failures", () => {
+    it("reports an unreachable database quickly as DependencyUnavailableError", async () => {
+      const unreachable = createMysqlFileRepository(unreachableUrl);
+      try {
+        const owner = newOwner();
+        const operations = everyOperation(unreachable, owner);
+        for (const operation of operations) {
+          const started = performance.now();
+          const error: unknown = await operation().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(error).toBeInstanceOf(DependencyUnavailableError);
+          expect((error as DependencyUnavailableError).dependency).toBe("database");
+          expect(performance.now() - started).toBeLessThan(2_000);
+        }
+      } finally {
+        await unreachable.close();
+      }
+    });
+
+    it("reports a missing database as DependencyUnavailableError", async () => {
+      const url = new URL(database.url);
+      url.pathname = `/${database.name}_missing`;
+      const missing = createMysqlFileRepository(url.href);
+      try {
+        await expect(missing.ping()).rejects.toBeInstanceOf(DependencyUnavailableError);
+      } finally {
+        await missing.close();
+      }
+    });
+
+    it("classifies driver errors by code, through drizzle's wrapping", () => {
+      const driverError = (code: string, fatal = false) => Object.assign(new Error(code), { code, fatal });
+      const wrapped = (cause: Error) => new Error("Failed query: ...", { cause });
+      for (const code of ["ER_LOCK_WAIT_TIMEOUT", "ER_LOCK_DEADLOCK", "ER_CON_COUNT_ERROR", "PROTOCOL_CONNECTION_LOST"]) {
+        expect(toRepositoryError(wrapped(driverError(code)))).toBeInstanceOf(DependencyUnavailableError);
+      }
+      expect(toRepositoryError(driverError("ER_SOMETHING_NEW", true))).toBeInstanceOf(DependencyUnavailableError);
+      for (const error of [wrapped(driverError("ER_DUP_ENTRY")), driverError("ER_PARSE_ERROR"), new TypeError("bug")]) {
+        expect(toRepositoryError(error)).toBe(error);
+      }
+    });
   });
-});
 
-describe("migrateMysql", () => {
-  it("applies migrations once; later runs, even concurrent ones, change nothing", async () => {
-    const empty = await createTestDatabase({ migrate: false });
-    const conn = await mysql.createConnection(empty.url);
-    try {
-      const applied = async () =>
-        (await conn.query<mysql.RowDataPacket[]>("SELECT hash, created_at FROM __drizzle_migrations ORDER BY id"))[0];
+  describe("migrateMysql", () => {
+    it("applies migrations once; later runs, even concurrent ones, change nothing", async () => {
+      const empty = await createTestDatabase({ migrate: false });
+      const conn = await mysql.createConnection(empty.url);
+      try {
+        const applied = async () =>
+          (await conn.query<mysql.RowDataPacket[]>("SELECT hash, created_at FROM __drizzle_migrations ORDER BY id"))[0];
 
-      await Promise.all([migrateMysql(empty.url), migrateMysql(empty.url)]);
-      const first = await applied();
-      expect(first.length).toBeGreaterThan(0);
+        await Promise.all([migrateMysql(empty.url), migrateMysql(empty.url)]);
+        const first = await applied();
+        expect(first.length).toBeGreaterThan(0);
 
-      await conn.query(
-        "INSERT INTO files (id, owner_id, filename, content_type, size_bytes, md5, status, object_key, created_at) VALUES (?, 'o', 'f', 't', 1, 'm', 'pending', 'k', NOW(3))",
-        [uuidv7()],
-      );
-      await migrateMysql(empty.url);
-      expect(await applied()).toEqual(first);
-      const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM files");
-      expect(Number(rows[0]?.n)).toBe(1);
-    } finally {
-      await conn.end();
-      await empty.drop();
-    }
+        await conn.query(
+          "INSERT INTO files (id, owner_id, filename, content_type, size_bytes, md5, status, object_key, created_at) VALUES (?, 'o', 'f', 't', 1, 'm', 'pending', 'k', NOW(3))",
+          [uuidv7()],
+        );
+        await migrateMysql(empty.url);
+        expect(await applied()).toEqual(first);
+        const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM files");
+        expect(Number(rows[0]?.n)).toBe(1);
+      } finally {
+        await conn.end();
+        await empty.drop();
+      }
+    });
   });
 });

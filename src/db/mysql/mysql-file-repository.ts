@@ -1,9 +1,10 @@
 // FileRepository on MySQL 8 / MariaDB 10.11 through a mysql2 pool and drizzle.
-import { and, desc, eq, inArray, lt, ne } from "drizzle-orm";
+import { count, desc } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import mysql from "mysql2/promise";
 import { DependencyUnavailableError } from "../../errors.js";
 import type { FileRecord, FileRepository, ListFilesQuery, NewFileRecord } from "../file-repository.js";
+import { countsByStatus, listedBy, notDeletedAmong, ownedAmong, pendingAmong } from "../file-conditions.js";
 import { files } from "./schema.js";
 
 export interface MysqlFileRepositoryOptions {
@@ -57,7 +58,7 @@ export function createMysqlFileRepository(
         return db
           .select()
           .from(files)
-          .where(and(eq(files.ownerId, ownerId), inArray(files.id, [...ids])));
+          .where(ownedAmong(files, ownerId, ids));
       }),
 
     markUploaded: (ownerId: string, ids: readonly string[], at: Date) =>
@@ -66,7 +67,7 @@ export function createMysqlFileRepository(
         const [result] = await db
           .update(files)
           .set({ status: "uploaded", uploadedAt: at })
-          .where(and(eq(files.ownerId, ownerId), inArray(files.id, [...ids]), eq(files.status, "pending")));
+          .where(pendingAmong(files, ownerId, ids));
         // mysql2 counts matched rows (CLIENT_FOUND_ROWS); the status condition
         // makes every matched row a changed one.
         return result.affectedRows;
@@ -78,25 +79,20 @@ export function createMysqlFileRepository(
         const [result] = await db
           .update(files)
           .set({ status: "deleted", deletedAt: at })
-          .where(and(eq(files.ownerId, ownerId), inArray(files.id, [...ids]), ne(files.status, "deleted")));
+          .where(notDeletedAmong(files, ownerId, ids));
         return result.affectedRows;
       }),
 
-    list: ({ ownerId, statuses, beforeId, limit }: ListFilesQuery) =>
+    list: (query: ListFilesQuery) =>
       run(async (): Promise<FileRecord[]> => {
-        if (statuses.length === 0 || limit < 1) return [];
-        return db
-          .select()
-          .from(files)
-          .where(
-            and(
-              eq(files.ownerId, ownerId),
-              inArray(files.status, [...statuses]),
-              beforeId === undefined ? undefined : lt(files.id, beforeId),
-            ),
-          )
-          .orderBy(desc(files.id))
-          .limit(limit);
+        if (query.statuses.length === 0 || query.limit < 1) return [];
+        return db.select().from(files).where(listedBy(files, query)).orderBy(desc(files.id)).limit(query.limit);
+      }),
+
+    countByStatus: () =>
+      run(async () => {
+        const rows = await db.select({ status: files.status, count: count() }).from(files).groupBy(files.status);
+        return countsByStatus(rows);
       }),
 
     ping: () =>
