@@ -26,4 +26,7 @@ COPY migrations ./migrations
 RUN mkdir /certs && chown node:node /certs
 USER node
 EXPOSE 9001 8080
+# Ready once the database and object store answer (the public listener's /readyz).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -1,59 +1,96 @@
-// Composition: settings + backends → the FileService and Health handlers →
-// both listeners. No I/O beyond reading certificate files; listen() binds.
+// Composition: settings + backends → handlers, health, telemetry → the two
+// listeners. listen() binds; close() drains and releases everything.
 import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { FileService, file_file_v1_file_service } from "../gen/file/v1/file_service_pb.js";
+import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
 import type { Config } from "./config.js";
-import type { FileRepository } from "./db/file-repository.js";
-import type { ObjectStore } from "./storage/object-store.js";
+import type { Backends } from "./backends.js";
 import type { Logger } from "./observability/logger.js";
+import { createMetrics } from "./observability/metrics.js";
+import { createTracing } from "./observability/tracing.js";
+import { rpcTelemetry } from "./observability/rpc-telemetry.js";
+import { instrumentObjectStore, instrumentRepository } from "./observability/instrument.js";
 import { createFileService } from "./files/file-service.js";
+import { createHealthMonitor, type HealthMonitor } from "./health/health-monitor.js";
 import { createHealthService } from "./health/health-service.js";
+import { registerReflection } from "./reflection/reflection-service.js";
 import { createJwtVerifier } from "./auth/jwt-verifier.js";
 import { createServiceGate, createUserGate } from "./auth/request-gate.js";
-import { routesFor } from "./transport/routes.js";
 import { createInternalListener, createPublicListener, type Listener } from "./transport/listeners.js";
-
-export interface Backends {
-  files: FileRepository;
-  objects: ObjectStore;
-}
+import { opsRoutes } from "./transport/ops-routes.js";
+import { resolveJwt, resolveTls } from "./dev/bootstrap.js";
 
 export interface App {
   internal: Listener;
   public: Listener;
+  monitor: HealthMonitor;
+  /** Files a developer needs in embedded mode (dev PKI client, dev token). */
+  dev: { client?: { caFile: string; certFile: string; keyFile: string }; tokenFile?: string };
   /** Binds both listeners; returns the bound ports (useful with port 0). */
   listen(): Promise<{ grpcPort: number; httpPort: number }>;
-  /** Stops accepting, lets in-flight RPCs finish (bounded), then releases the backends. */
+  /** Reports not-ready, waits for load balancers to notice, lets in-flight RPCs finish (bounded), releases backends. */
   close(): Promise<void>;
 }
 
 export async function createApp(config: Config, backends: Backends, log: Logger): Promise<App> {
-  const routes = routesFor({
-    files: createFileService({ files: backends.files, objects: backends.objects, settings: config.limits }),
-    health: createHealthService([
-      { name: "database", ping: () => backends.files.ping() },
-      { name: "object store", ping: () => backends.objects.ping() },
-    ]),
-  });
-  const [ca, cert, key] = await Promise.all(
-    [config.tls.caFile, config.tls.certFile, config.tls.keyFile].map((f) => readFile(f)),
-  );
+  const [tls, jwt] = await Promise.all([resolveTls(config.tls), resolveJwt(config.jwt)]);
   const publicTls = config.publicTls
     ? { cert: await readFile(config.publicTls.certFile), key: await readFile(config.publicTls.keyFile) }
     : undefined;
 
+  const metrics = createMetrics();
+  const tracing = createTracing({ serviceName: "file-service", otlpEndpoint: config.otlpEndpoint });
+  const telemetry = { tracer: tracing.tracer, metrics };
+  const files = instrumentRepository(backends.files, telemetry);
+  const objects = instrumentObjectStore(backends.objects, telemetry);
+  metrics.trackFileCounts(() => backends.files.countByStatus());
+
+  const monitor = createHealthMonitor(
+    [
+      { name: "database", ping: () => backends.files.ping() },
+      { name: "object_store", ping: () => backends.objects.ping() },
+    ],
+    config.healthIntervalMs,
+  );
+  const fileService = createFileService({
+    files,
+    objects,
+    settings: config.limits,
+    onUploaded: (bytes) => metrics.uploadedBytes.inc(bytes),
+  });
+  const healthService = createHealthService(monitor);
+  const publicRoutes = (router: ConnectRouter) => {
+    router.service(FileService, fileService);
+    router.service(Health, healthService);
+  };
+  // Reflection describes the API to tools like `buf curl`; services only.
+  const internalRoutes = (router: ConnectRouter) => {
+    publicRoutes(router);
+    registerReflection(router, [file_file_v1_file_service, file_grpc_health_v1_health]);
+  };
+  const telemetryFor = (transport: "internal" | "public"): Interceptor =>
+    rpcTelemetry({ ...telemetry, transport });
+
   const internal = await createInternalListener({
-    routes,
+    routes: internalRoutes,
+    interceptors: [telemetryFor("internal")],
     gate: createServiceGate(config.allowedClients),
-    tls: { ca: ca!, cert: cert!, key: key! },
+    tls: { ca: tls.ca, cert: tls.cert, key: tls.key },
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   });
   const external = await createPublicListener({
-    routes,
-    gate: createUserGate(createJwtVerifier(config.jwt)),
+    routes: publicRoutes,
+    interceptors: [telemetryFor("public")],
+    gate: createUserGate(createJwtVerifier(jwt.settings)),
     corsOrigins: config.corsOrigins,
     tls: publicTls,
+    plugins: [
+      opsRoutes({ monitor, renderMetrics: () => metrics.render(), metricsToken: config.metricsToken }),
+      ...(backends.objectRoutes ? [backends.objectRoutes] : []),
+    ],
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
   });
@@ -61,18 +98,25 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
   return {
     internal,
     public: external,
+    monitor,
+    dev: { client: tls.devClient, tokenFile: jwt.devTokenFile },
     async listen() {
       await internal.listen({ host: config.host, port: config.grpcPort });
       await external.listen({ host: config.host, port: config.httpPort });
+      monitor.start();
       return {
         grpcPort: (internal.server.address() as AddressInfo).port,
         httpPort: (external.server.address() as AddressInfo).port,
       };
     },
     async close() {
+      monitor.drain();
+      // Load balancers poll readiness: give them time to stop sending new calls.
+      await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainDelayMs));
       await Promise.all([internal.close(), external.close()]);
       await backends.files.close();
       backends.objects.close();
+      await tracing.shutdown();
     },
   };
 }

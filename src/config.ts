@@ -1,6 +1,12 @@
 // Environment → typed, validated settings. Every problem is reported at once,
 // by setting name, so an operator fixes a bad deployment in one pass. Values of
 // secrets never appear in messages.
+//
+// Each part of the service runs on an embedded default until its settings are
+// given: SQLite instead of MySQL (DATABASE_URL), local disk instead of S3
+// (S3_BUCKET), a dev PKI instead of our CA (TLS_*), a dev JWT secret instead of
+// the issuer's keys (JWT_*). With NODE_ENV=production, no part may be embedded.
+import { join, resolve } from "node:path";
 import { z } from "zod";
 
 const MIB = 1024 * 1024;
@@ -15,7 +21,7 @@ const port = (fallback: number) => int(0, 65535, fallback);
 const seconds = (fallback: number) => int(1, MAX_URL_TTL_SECONDS, fallback);
 const bool = (fallback: boolean) =>
   z
-    .enum(["true", "false", "1", "0", ""])
+    .enum(["true", "false", "1", "0", ""], { error: "must be true or false" })
     .default(fallback ? "true" : "false")
     .transform((v) => v === "true" || v === "1");
 const list = z
@@ -31,56 +37,77 @@ const optional = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
-const required = z
-  .string({ error: (issue) => (issue.input === undefined ? "is required" : "must be text") })
-  .trim()
-  .min(1, "is required");
+const optionalUrl = optional.pipe(z.url({ message: "must be a URL" }).optional());
 
-const schema = z
-  .object({
-    DATABASE_URL: required.refine((v) => /^mysql:\/\//.test(v), "must be a mysql:// URL"),
-    S3_ENDPOINT: optional.pipe(z.url({ message: "must be a URL" }).optional()),
-    S3_PUBLIC_ENDPOINT: optional.pipe(z.url({ message: "must be a URL" }).optional()),
-    S3_REGION: z.string().trim().min(1).default("us-east-1"),
-    S3_BUCKET: required,
-    S3_FORCE_PATH_STYLE: bool(false),
-    HOST: z.string().trim().min(1).default("0.0.0.0"),
-    GRPC_PORT: port(9001),
-    HTTP_PORT: port(8080),
-    TLS_CA_FILE: required,
-    TLS_CERT_FILE: required,
-    TLS_KEY_FILE: required,
-    PUBLIC_TLS_CERT_FILE: optional,
-    PUBLIC_TLS_KEY_FILE: optional,
-    ALLOWED_CLIENTS: list.refine((v) => v.length > 0, "must name at least one client service"),
-    JWT_SECRET: optional.refine(
-      (v) => v === undefined || Buffer.byteLength(v, "utf8") >= 32,
-      "must be at least 32 bytes (HS256 needs a key as long as its hash)",
-    ),
-    JWT_JWKS_URL: optional.pipe(z.url({ message: "must be a URL" }).optional()),
-    JWT_ALGORITHMS: list,
-    JWT_ISSUER: required,
-    JWT_AUDIENCE: required,
-    CORS_ORIGINS: list,
-    UPLOAD_URL_TTL_SECONDS: seconds(900),
-    DOWNLOAD_URL_TTL_SECONDS: seconds(900),
-    MAX_FILES_PER_BATCH: int(1, 100, 10),
-    // A single presigned PUT cannot exceed 5 GiB on S3.
-    MAX_FILE_SIZE_BYTES: int(1, 5 * 1024 * MIB, 10 * MIB),
-    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
-  });
+const schema = z.object({
+  NODE_ENV: optional,
+  DATA_DIR: z.string().trim().min(1).default("data"),
+  DATABASE_URL: optional.refine((v) => v === undefined || /^mysql:\/\//.test(v), "must be a mysql:// URL"),
+  S3_ENDPOINT: optionalUrl,
+  S3_PUBLIC_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().trim().min(1).default("us-east-1"),
+  S3_BUCKET: optional,
+  S3_FORCE_PATH_STYLE: bool(false),
+  PUBLIC_URL: optionalUrl,
+  HOST: z.string().trim().min(1).default("0.0.0.0"),
+  GRPC_PORT: port(9001),
+  HTTP_PORT: port(8080),
+  TLS_CA_FILE: optional,
+  TLS_CERT_FILE: optional,
+  TLS_KEY_FILE: optional,
+  PUBLIC_TLS_CERT_FILE: optional,
+  PUBLIC_TLS_KEY_FILE: optional,
+  ALLOWED_CLIENTS: list,
+  JWT_SECRET: optional.refine(
+    (v) => v === undefined || Buffer.byteLength(v, "utf8") >= 32,
+    "must be at least 32 bytes (HS256 needs a key as long as its hash)",
+  ),
+  JWT_JWKS_URL: optionalUrl,
+  JWT_ALGORITHMS: list,
+  JWT_ISSUER: optional,
+  JWT_AUDIENCE: optional,
+  CORS_ORIGINS: list,
+  UPLOAD_URL_TTL_SECONDS: seconds(900),
+  DOWNLOAD_URL_TTL_SECONDS: seconds(900),
+  MAX_FILES_PER_BATCH: int(1, 100, 10),
+  // A single presigned PUT cannot exceed 5 GiB on S3.
+  MAX_FILE_SIZE_BYTES: int(1, 5 * 1024 * MIB, 10 * MIB),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 60_000, 1_000),
+  HEALTH_INTERVAL_MS: int(100, 600_000, 5_000),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  METRICS_TOKEN: optional,
+});
 
 // Rules between settings, checked on the raw environment so they are reported
 // together with the per-setting problems.
 function crossChecks(env: NodeJS.ProcessEnv): string[] {
   const set = (name: string) => (env[name] ?? "").trim() !== "";
+  const anySet = (names: readonly string[]) => names.some(set);
   const problems: string[] = [];
-  if (set("JWT_SECRET") === set("JWT_JWKS_URL")) {
-    problems.push("JWT_SECRET: set exactly one of JWT_SECRET or JWT_JWKS_URL");
+
+  if (!set("S3_BUCKET") && anySet(["S3_ENDPOINT", "S3_PUBLIC_ENDPOINT"])) {
+    problems.push("S3_BUCKET: is required when other S3_ settings are given (without S3 settings, files go to local disk)");
+  }
+  const tls = ["TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE"];
+  if (anySet(tls)) {
+    for (const name of tls.filter((n) => !set(n))) {
+      problems.push(`${name}: is required when any TLS_ file is given (without them, a dev PKI is created)`);
+    }
+    if (!set("ALLOWED_CLIENTS")) problems.push("ALLOWED_CLIENTS: must name at least one client service");
   }
   if (set("PUBLIC_TLS_CERT_FILE") !== set("PUBLIC_TLS_KEY_FILE")) {
     problems.push("PUBLIC_TLS_CERT_FILE: set both PUBLIC_TLS_CERT_FILE and PUBLIC_TLS_KEY_FILE, or neither");
+  }
+  const jwt = ["JWT_SECRET", "JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_ALGORITHMS"];
+  if (anySet(jwt)) {
+    if (set("JWT_SECRET") === set("JWT_JWKS_URL")) {
+      problems.push("JWT_SECRET: set exactly one of JWT_SECRET or JWT_JWKS_URL");
+    }
+    for (const name of ["JWT_ISSUER", "JWT_AUDIENCE"].filter((n) => !set(n))) {
+      problems.push(`${name}: is required when JWT settings are given (without them, a dev secret is created)`);
+    }
   }
   const algorithms = (env.JWT_ALGORITHMS ?? "").split(",").map((a) => a.trim()).filter((a) => a !== "");
   if (set("JWT_SECRET") && algorithms.some((a) => a !== "HS256")) {
@@ -89,25 +116,49 @@ function crossChecks(env: NodeJS.ProcessEnv): string[] {
   if (algorithms.some((a) => a.toLowerCase() === "none")) {
     problems.push("JWT_ALGORITHMS: 'none' is never accepted");
   }
+  if ((env.NODE_ENV ?? "").trim() === "production") {
+    const embedded = [
+      !set("DATABASE_URL") && "DATABASE_URL (else embedded SQLite)",
+      !set("S3_BUCKET") && "S3_BUCKET (else local disk)",
+      !anySet(tls) && "TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE (else a dev PKI)",
+      !anySet(jwt) && "JWT_SECRET or JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE (else a dev secret)",
+    ].filter((s): s is string => typeof s === "string");
+    if (embedded.length > 0) {
+      problems.push(`NODE_ENV: production refuses embedded backends; set ${embedded.join("; ")}`);
+    }
+  }
   return problems;
+}
+
+export interface S3Settings {
+  kind: "s3";
+  endpoint?: string;
+  publicEndpoint?: string;
+  region: string;
+  bucket: string;
+  forcePathStyle: boolean;
+}
+
+export interface JwtKeySettings {
+  secret?: string;
+  jwksUrl?: string;
+  algorithms: string[];
+  issuer: string;
+  audience: string;
 }
 
 export interface Config {
   host: string;
   grpcPort: number;
   httpPort: number;
-  databaseUrl: string;
-  s3: { endpoint?: string; publicEndpoint?: string; region: string; bucket: string; forcePathStyle: boolean };
-  tls: { caFile: string; certFile: string; keyFile: string };
+  /** Where embedded backends and dev material live. */
+  dataDir: string;
+  database: { kind: "mysql"; url: string } | { kind: "sqlite"; file: string };
+  objects: S3Settings | { kind: "local"; dir: string; publicUrl?: string };
+  tls: { kind: "files"; caFile: string; certFile: string; keyFile: string } | { kind: "dev"; dir: string };
   publicTls?: { certFile: string; keyFile: string };
   allowedClients: string[];
-  jwt: {
-    secret?: string;
-    jwksUrl?: string;
-    algorithms: string[];
-    issuer: string;
-    audience: string;
-  };
+  jwt: ({ kind: "keys" } & JwtKeySettings) | { kind: "dev"; dir: string };
   corsOrigins: string[];
   limits: {
     maxFilesPerBatch: number;
@@ -117,6 +168,11 @@ export interface Config {
   };
   logLevel: string;
   shutdownTimeoutMs: number;
+  shutdownDrainDelayMs: number;
+  healthIntervalMs: number;
+  otlpEndpoint?: string;
+  /** Bearer token /metrics requires; open when unset. */
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -137,32 +193,48 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
+  const dataDir = resolve(e.DATA_DIR);
+  const devDir = join(dataDir, "dev");
   return {
     host: e.HOST,
     grpcPort: e.GRPC_PORT,
     httpPort: e.HTTP_PORT,
-    databaseUrl: e.DATABASE_URL,
-    s3: {
-      endpoint: e.S3_ENDPOINT,
-      publicEndpoint: e.S3_PUBLIC_ENDPOINT,
-      region: e.S3_REGION,
-      bucket: e.S3_BUCKET,
-      forcePathStyle: e.S3_FORCE_PATH_STYLE,
-    },
-    tls: { caFile: e.TLS_CA_FILE, certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE },
+    dataDir,
+    database: e.DATABASE_URL
+      ? { kind: "mysql", url: e.DATABASE_URL }
+      : { kind: "sqlite", file: join(dataDir, "files.db") },
+    objects: e.S3_BUCKET
+      ? {
+          kind: "s3",
+          endpoint: e.S3_ENDPOINT,
+          publicEndpoint: e.S3_PUBLIC_ENDPOINT,
+          region: e.S3_REGION,
+          bucket: e.S3_BUCKET,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+        }
+      : { kind: "local", dir: join(dataDir, "objects"), publicUrl: e.PUBLIC_URL },
+    tls:
+      e.TLS_CA_FILE && e.TLS_CERT_FILE && e.TLS_KEY_FILE
+        ? { kind: "files", caFile: e.TLS_CA_FILE, certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE }
+        : { kind: "dev", dir: join(devDir, "certs") },
     publicTls:
       e.PUBLIC_TLS_CERT_FILE && e.PUBLIC_TLS_KEY_FILE
         ? { certFile: e.PUBLIC_TLS_CERT_FILE, keyFile: e.PUBLIC_TLS_KEY_FILE }
         : undefined,
-    allowedClients: e.ALLOWED_CLIENTS,
-    jwt: {
-      secret: e.JWT_SECRET,
-      jwksUrl: e.JWT_JWKS_URL,
-      algorithms:
-        e.JWT_ALGORITHMS.length > 0 ? e.JWT_ALGORITHMS : e.JWT_SECRET !== undefined ? ["HS256"] : ["RS256", "ES256"],
-      issuer: e.JWT_ISSUER,
-      audience: e.JWT_AUDIENCE,
-    },
+    // The dev PKI issues a certificate for "hangout".
+    allowedClients: e.ALLOWED_CLIENTS.length > 0 ? e.ALLOWED_CLIENTS : ["hangout"],
+    jwt:
+      e.JWT_ISSUER && e.JWT_AUDIENCE
+        ? {
+            kind: "keys",
+            secret: e.JWT_SECRET,
+            jwksUrl: e.JWT_JWKS_URL,
+            algorithms:
+              e.JWT_ALGORITHMS.length > 0 ? e.JWT_ALGORITHMS : e.JWT_SECRET !== undefined ? ["HS256"] : ["RS256", "ES256"],
+            issuer: e.JWT_ISSUER,
+            audience: e.JWT_AUDIENCE,
+          }
+        : { kind: "dev", dir: devDir },
     corsOrigins: e.CORS_ORIGINS,
     limits: {
       maxFilesPerBatch: e.MAX_FILES_PER_BATCH,
@@ -172,5 +244,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+    healthIntervalMs: e.HEALTH_INTERVAL_MS,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    metricsToken: e.METRICS_TOKEN,
   };
+}
+
+/** Which parts run on embedded backends, for the start-up banner. */
+export function embeddedParts(config: Config): string[] {
+  return [
+    config.database.kind === "sqlite" && "database (SQLite)",
+    config.objects.kind === "local" && "object store (local disk)",
+    config.tls.kind === "dev" && "TLS (dev PKI)",
+    config.jwt.kind === "dev" && "JWT (dev secret)",
+  ].filter((s): s is string => typeof s === "string");
 }

@@ -1,9 +1,9 @@
-// Entry point: settings → backends → app → listen; stop cleanly on SIGTERM/SIGINT.
-import { ConfigError, loadConfig, type Config } from "./config.js";
+// Entry point: settings → backends → app → listen; drain and stop on SIGTERM/SIGINT.
+import { ConfigError, embeddedParts, loadConfig, type Config } from "./config.js";
 import { createApp } from "./app.js";
+import { openBackends } from "./backends.js";
 import { createLogger } from "./observability/logger.js";
-import { createMysqlFileRepository } from "./db/mysql/mysql-file-repository.js";
-import { createS3ObjectStore } from "./storage/s3/s3-object-store.js";
+import { startupBanner } from "./dev/banner.js";
 
 let config: Config;
 try {
@@ -15,27 +15,21 @@ try {
 }
 
 const log = createLogger(config.logLevel);
-const app = await createApp(
-  config,
-  {
-    files: createMysqlFileRepository(config.databaseUrl),
-    objects: createS3ObjectStore(config.s3),
-  },
-  log,
-);
+const app = await createApp(config, await openBackends(config), log);
 const { grpcPort, httpPort } = await app.listen();
-log.info(
-  { grpc: `https://${config.host}:${grpcPort}`, http: `${config.publicTls ? "https" : "http"}://${config.host}:${httpPort}` },
-  "file-service listening (internal: gRPC + mTLS; public: Connect/gRPC-Web + JWT)",
-);
+const embedded = embeddedParts(config);
+log.info({ grpcPort, httpPort, embedded }, "file-service listening");
+// Logs stay JSON on stdout; the human-facing banner goes to stderr.
+process.stderr.write(startupBanner({ config, embedded, grpcPort, httpPort, dev: app.dev }));
 
 let stopping = false;
 async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
-  log.info({ signal }, "shutting down");
+  log.info({ signal }, "shutting down: draining, then closing");
   try {
     await app.close();
+    log.info("stopped");
     process.exit(0);
   } catch (e) {
     log.error({ err: e }, "shutdown failed");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { ConfigError, embeddedParts, loadConfig } from "../src/config.js";
 
 const valid = {
   DATABASE_URL: "mysql://files:pw@db:3306/files",
@@ -35,23 +35,48 @@ describe("loadConfig", () => {
       uploadUrlTtlSeconds: 900,
       downloadUrlTtlSeconds: 900,
     });
-    expect(config.jwt.algorithms).toEqual(["HS256"]);
+    expect(config.jwt).toMatchObject({ kind: "keys", algorithms: ["HS256"] });
+    expect(config.database).toEqual({ kind: "mysql", url: valid.DATABASE_URL });
+    expect(config.objects).toMatchObject({ kind: "s3", bucket: "files" });
+    expect(config.tls).toMatchObject({ kind: "files" });
   });
 
-  it("names every missing setting at once", () => {
-    expect(problems({}).map((p) => p.split(":")[0])).toEqual(
-      expect.arrayContaining([
-        "DATABASE_URL",
-        "S3_BUCKET",
-        "TLS_CA_FILE",
-        "TLS_CERT_FILE",
-        "TLS_KEY_FILE",
-        "ALLOWED_CLIENTS",
-        "JWT_ISSUER",
-        "JWT_AUDIENCE",
-        "JWT_SECRET",
-      ]),
-    );
+  it("runs every part on embedded defaults when nothing is set", () => {
+    const config = loadConfig({ DATA_DIR: "/srv/fs" });
+    expect(config.database).toEqual({ kind: "sqlite", file: "/srv/fs/files.db" });
+    expect(config.objects).toEqual({ kind: "local", dir: "/srv/fs/objects", publicUrl: undefined });
+    expect(config.tls).toEqual({ kind: "dev", dir: "/srv/fs/dev/certs" });
+    expect(config.jwt).toEqual({ kind: "dev", dir: "/srv/fs/dev" });
+    expect(config.allowedClients).toEqual(["hangout"]);
+    expect(embeddedParts(config)).toHaveLength(4);
+  });
+
+  it("switches each part to production by its own settings", () => {
+    const config = loadConfig({ DATABASE_URL: valid.DATABASE_URL });
+    expect(config.database.kind).toBe("mysql");
+    expect(embeddedParts(config)).toEqual(["object store (local disk)", "TLS (dev PKI)", "JWT (dev secret)"]);
+  });
+
+  it("names what a partly configured part is missing", () => {
+    expect(problems({ S3_ENDPOINT: "http://s3:4566" })).toEqual([
+      "S3_BUCKET: is required when other S3_ settings are given (without S3 settings, files go to local disk)",
+    ]);
+    expect(problems({ TLS_CA_FILE: "ca.pem" })).toEqual([
+      "TLS_CERT_FILE: is required when any TLS_ file is given (without them, a dev PKI is created)",
+      "TLS_KEY_FILE: is required when any TLS_ file is given (without them, a dev PKI is created)",
+      "ALLOWED_CLIENTS: must name at least one client service",
+    ]);
+    expect(problems({ JWT_SECRET: valid.JWT_SECRET })).toEqual([
+      "JWT_ISSUER: is required when JWT settings are given (without them, a dev secret is created)",
+      "JWT_AUDIENCE: is required when JWT settings are given (without them, a dev secret is created)",
+    ]);
+  });
+
+  it("refuses embedded backends in production, naming the settings to give", () => {
+    expect(problems({ NODE_ENV: "production", DATABASE_URL: valid.DATABASE_URL })).toEqual([
+      "NODE_ENV: production refuses embedded backends; set S3_BUCKET (else local disk); TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE (else a dev PKI); JWT_SECRET or JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE (else a dev secret)",
+    ]);
+    expect(problems({ ...valid, NODE_ENV: "production" })).toEqual([]);
   });
 
   it("explains bad values without echoing secrets", () => {

@@ -31,6 +31,8 @@ export interface FileServiceDeps {
   objects: ObjectStore;
   settings: FileServiceSettings;
   now?: () => Date;
+  /** Told the bytes of each batch of files that became uploaded (for metrics). */
+  onUploaded?: (bytes: number) => void;
 }
 
 /** Ids per call for the batch RPCs that take ids. */
@@ -145,6 +147,8 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
         if (record?.status === "uploaded") confirmed.push(record);
         else fail(id, ConfirmFailureCode.DELETED, `file ${id} was deleted`);
       }
+      const newBytes = confirmed.filter((r) => passed.includes(r.id)).reduce((sum, r) => sum + r.sizeBytes, 0);
+      if (newBytes > 0) deps.onUploaded?.(newBytes);
       const order = new Map(ids.map((id, i) => [id, i]));
       failures.sort((a, b) => order.get(a.fileId)! - order.get(b.fileId)!);
       return { files: confirmed.map(toFileMessage), failures };

@@ -5,10 +5,17 @@
 //  - public: Connect/JSON and gRPC-Web for browsers, with a JWT and CORS;
 //    HTTP/1.1, or h2 + HTTP/1.1 when given a certificate.
 import type { TLSSocket } from "node:tls";
-import { fastify, LogController, type FastifyInstance } from "fastify";
+import { fastify, LogController, type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import fastifyCors from "@fastify/cors";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { Code, ConnectError, cors as connectCors, createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  cors as connectCors,
+  createContextValues,
+  type ConnectRouter,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { kPeerCertificate, readPeerCertificate, type PeerCertificate } from "../auth/peer-certificate.js";
 import type { RequestGate } from "../auth/request-gate.js";
 import type { Logger } from "../observability/logger.js";
@@ -24,6 +31,8 @@ export type Listener = FastifyInstance<any, any, any, any>;
 
 interface ListenerOptions {
   routes: (router: ConnectRouter) => void;
+  /** Run around the error boundary (outermost first), e.g. telemetry. */
+  interceptors?: Interceptor[];
   gate: RequestGate;
   log: Logger;
   shutdownTimeoutMs: number;
@@ -71,6 +80,8 @@ export async function createInternalListener(options: InternalListenerOptions): 
 export interface PublicListenerOptions extends ListenerOptions {
   corsOrigins: readonly string[];
   tls?: { cert: Buffer; key: Buffer };
+  /** Plain HTTP routes beside the RPCs (health probes, metrics, the local object store). */
+  plugins?: FastifyPluginAsync[];
 }
 
 export async function createPublicListener(options: PublicListenerOptions): Promise<Listener> {
@@ -89,12 +100,14 @@ export async function createPublicListener(options: PublicListenerOptions): Prom
   if (options.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
       origin: options.corsOrigins.includes("*") ? "*" : [...options.corsOrigins],
-      methods: [...connectCors.allowedMethods],
-      allowedHeaders: [...connectCors.allowedHeaders, "Authorization"],
-      exposedHeaders: [...connectCors.exposedHeaders],
+      // PUT/HEAD and Content-MD5 for uploads to the local object store's presigned URLs.
+      methods: [...connectCors.allowedMethods, "PUT", "HEAD"],
+      allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "Content-MD5"],
+      exposedHeaders: [...connectCors.exposedHeaders, "ETag", "Content-Range", "Accept-Ranges", "Content-Disposition"],
       maxAge: 7200,
     });
   }
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
   await app.register(fastifyConnectPlugin, connectOptions(options, log));
   return app;
 }
@@ -105,7 +118,7 @@ function connectOptions(options: ListenerOptions, log: Logger) {
     routes: options.routes,
     readMaxBytes: READ_MAX_BYTES,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
-    interceptors: [rpcBoundary(log)],
+    interceptors: [...(options.interceptors ?? []), rpcBoundary(log)],
     requestGate: logRejections(options.gate, log),
   };
 }

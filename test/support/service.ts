@@ -10,6 +10,7 @@ import { SignJWT } from "jose";
 import { FileService } from "../../gen/file/v1/file_service_pb.js";
 import { loadConfig } from "../../src/config.js";
 import { createApp, type App } from "../../src/app.js";
+import { openBackends } from "../../src/backends.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
@@ -47,6 +48,7 @@ export interface TestService {
   httpUrl: string;
   grpcPort: number;
   pki: Pki;
+  app: App;
   db: TestDatabase;
   s3: S3Server;
   /** Direct access to the store, for checking what the service left in S3. */
@@ -137,18 +139,21 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
     CORS_ORIGINS: CORS_ORIGIN,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     SHUTDOWN_TIMEOUT_MS: "2000",
+    SHUTDOWN_DRAIN_DELAY_MS: "0",
+    HEALTH_INTERVAL_MS: "200",
     ...options.env,
   });
-  const files = createMysqlFileRepository(config.databaseUrl);
-  const objects = createS3ObjectStore(config.s3);
-  const app: App = await createApp(config, { files, objects }, createLogger(config.logLevel));
+  if (config.database.kind !== "mysql" || config.objects.kind !== "s3") throw new Error("the harness runs on MySQL and S3");
+  const app: App = await createApp(config, await openBackends(config), createLogger(config.logLevel));
   const { grpcPort, httpPort } = await app.listen();
+  // Health answers from the last probe: wait for the first one, so tests see the real state.
+  await app.monitor.check();
   const grpcUrl = `https://localhost:${grpcPort}`;
   const httpUrl = `${config.publicTls ? "https://localhost" : "http://127.0.0.1"}:${httpPort}`;
 
   // Separate store/repository handles for assertions, so closing the app's does not affect them.
-  const checkObjects = createS3ObjectStore(config.s3);
-  const checkFiles = createMysqlFileRepository(config.databaseUrl, { connectionLimit: 2 });
+  const checkObjects = createS3ObjectStore(config.objects);
+  const checkFiles = createMysqlFileRepository(config.database.url, { connectionLimit: 2 });
   const sessions: Http2SessionManager[] = [];
 
   return {
@@ -156,6 +161,7 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
     httpUrl,
     grpcPort,
     pki,
+    app,
     db,
     s3,
     objects: checkObjects,

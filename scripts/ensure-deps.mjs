@@ -1,0 +1,19 @@
+// `npm start` on a fresh clone: install dependencies first when they are
+// missing or older than the lock file. Plain JS, since tsx may not exist yet.
+import { spawnSync } from "node:child_process";
+import { statSync } from "node:fs";
+
+const mtime = (path) => {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+};
+const installed = mtime("node_modules/.package-lock.json");
+if (installed === undefined || installed < (mtime("package-lock.json") ?? 0)) {
+  process.stderr.write("file-service: installing dependencies (npm ci)...\n");
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const result = spawnSync(npm, ["ci", "--no-audit", "--no-fund"], { stdio: "inherit" });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
