@@ -35,7 +35,24 @@ export interface ObjectInfo {
   md5: string | null;
 }
 
+export interface PutObjectInput {
+  key: string;
+  /** The bytes, or the path of a file holding them (streamed, never read whole). */
+  body: Buffer | { path: string };
+  contentType: string;
+  contentLength: number;
+  /** Base64 MD5 of the bytes; the store refuses them if they differ. */
+  md5: string;
+}
+
 export interface ObjectStore {
+  /** Stores bytes that pass through the service (uploads over gRPC, variants). */
+  put(input: PutObjectInput): Promise<void>;
+  /**
+   * Reads an object, or the bytes from `start` to `end` inclusive (clamped to
+   * its size). Null when there is no such object.
+   */
+  get(key: string, range?: { start: number; end: number }): Promise<Buffer | null>;
   presignPut(input: PresignPutInput): Promise<PresignedRequest>;
   presignGet(input: PresignGetInput): Promise<PresignedRequest>;
   /** Size and digest of the object, or null when there is no such object. */

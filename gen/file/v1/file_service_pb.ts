@@ -12,7 +12,74 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file file/v1/file_service.proto.
  */
 export const file_file_v1_file_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpmaWxlL3YxL2ZpbGVfc2VydmljZS5wcm90bxIHZmlsZS52MSKjAgoERmlsZRIKCgJpZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIQCghmaWxlbmFtZRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSEgoKc2l6ZV9ieXRlcxgFIAEoAxILCgNtZDUYBiABKAkSIwoGc3RhdHVzGAcgASgOMhMuZmlsZS52MS5GaWxlU3RhdHVzEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwbG9hZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJTChlHZW5lcmF0ZVVwbG9hZFVSTHNSZXF1ZXN0EhAKCG93bmVyX2lkGAEgASgJEiQKBWZpbGVzGAIgAygLMhUuZmlsZS52MS5GaWxlVG9VcGxvYWQiVwoMRmlsZVRvVXBsb2FkEhAKCGZpbGVuYW1lGAEgASgJEhQKDGNvbnRlbnRfdHlwZRgCIAEoCRISCgpzaXplX2J5dGVzGAMgASgDEgsKA21kNRgEIAEoCSJHChpHZW5lcmF0ZVVwbG9hZFVSTHNSZXNwb25zZRIpCgd1cGxvYWRzGAEgAygLMhguZmlsZS52MS5QcmVzaWduZWRVcGxvYWQi1wEKD1ByZXNpZ25lZFVwbG9hZBIPCgdmaWxlX2lkGAEgASgJEgsKA3VybBgCIAEoCRIOCgZtZXRob2QYAyABKAkSNgoHaGVhZGVycxgEIAMoCzIlLmZpbGUudjEuUHJlc2lnbmVkVXBsb2FkLkhlYWRlcnNFbnRyeRIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI6ChRDb25maXJtVXBsb2FkUmVxdWVzdBIQCghvd25lcl9pZBgBIAEoCRIQCghmaWxlX2lkcxgCIAMoCSJgChVDb25maXJtVXBsb2FkUmVzcG9uc2USHAoFZmlsZXMYASADKAsyDS5maWxlLnYxLkZpbGUSKQoIZmFpbHVyZXMYAiADKAsyFy5maWxlLnYxLkNvbmZpcm1GYWlsdXJlIlwKDkNvbmZpcm1GYWlsdXJlEg8KB2ZpbGVfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEikKBGNvZGUYAyABKA4yGy5maWxlLnYxLkNvbmZpcm1GYWlsdXJlQ29kZSIzCg5HZXRGaWxlUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJEhAKCG93bmVyX2lkGAIgASgJIi4KD0dldEZpbGVSZXNwb25zZRIbCgRmaWxlGAEgASgLMg0uZmlsZS52MS5GaWxlIjoKFEJhdGNoR2V0RmlsZXNSZXF1ZXN0EhAKCGZpbGVfaWRzGAEgAygJEhAKCG93bmVyX2lkGAIgASgJIkwKFUJhdGNoR2V0RmlsZXNSZXNwb25zZRIcCgVmaWxlcxgBIAMoCzINLmZpbGUudjEuRmlsZRIVCg1ub3RfZm91bmRfaWRzGAIgAygJImgKFkdldERvd25sb2FkVVJMc1JlcXVlc3QSEAoIZmlsZV9pZHMYASADKAkSEAoIb3duZXJfaWQYAiABKAkSFgoOZXhwaXJ5X3NlY29uZHMYAyABKAUSEgoKYXR0YWNobWVudBgEIAEoCCI9ChdHZXREb3dubG9hZFVSTHNSZXNwb25zZRIiCgR1cmxzGAEgAygLMhQuZmlsZS52MS5Eb3dubG9hZFVSTCJbCgtEb3dubG9hZFVSTBIPCgdmaWxlX2lkGAEgASgJEgsKA3VybBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2ChFEZWxldGVGaWxlUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJEhAKCG93bmVyX2lkGAIgASgJIjEKEkRlbGV0ZUZpbGVSZXNwb25zZRIbCgRmaWxlGAEgASgLMg0uZmlsZS52MS5GaWxlIj0KF0JhdGNoRGVsZXRlRmlsZXNSZXF1ZXN0EhAKCGZpbGVfaWRzGAEgAygJEhAKCG93bmVyX2lkGAIgASgJIkUKGEJhdGNoRGVsZXRlRmlsZXNSZXNwb25zZRIVCg1kZWxldGVkX2NvdW50GAEgASgFEhIKCmZhaWxlZF9pZHMYAiADKAkigAEKEExpc3RGaWxlc1JlcXVlc3QSEAoIb3duZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSKAoGc3RhdHVzGAQgASgOMhMuZmlsZS52MS5GaWxlU3RhdHVzSACIAQFCCQoHX3N0YXR1cyJKChFMaXN0RmlsZXNSZXNwb25zZRIcCgVmaWxlcxgBIAMoCzINLmZpbGUudjEuRmlsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqdQoKRmlsZVN0YXR1cxIbChdGSUxFX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0ZJTEVfU1RBVFVTX1BFTkRJTkcQARIYChRGSUxFX1NUQVRVU19VUExPQURFRBACEhcKE0ZJTEVfU1RBVFVTX0RFTEVURUQQAyr4AQoSQ29uZmlybUZhaWx1cmVDb2RlEiQKIENPTkZJUk1fRkFJTFVSRV9DT0RFX1VOU1BFQ0lGSUVEEAASIgoeQ09ORklSTV9GQUlMVVJFX0NPREVfTk9UX0ZPVU5EEAESIAocQ09ORklSTV9GQUlMVVJFX0NPREVfREVMRVRFRBACEicKI0NPTkZJUk1fRkFJTFVSRV9DT0RFX09CSkVDVF9NSVNTSU5HEAMSJgoiQ09ORklSTV9GQUlMVVJFX0NPREVfU0laRV9NSVNNQVRDSBAEEiUKIUNPTkZJUk1fRkFJTFVSRV9DT0RFX01ENV9NSVNNQVRDSBAFMoQFCgtGaWxlU2VydmljZRJdChJHZW5lcmF0ZVVwbG9hZFVSTHMSIi5maWxlLnYxLkdlbmVyYXRlVXBsb2FkVVJMc1JlcXVlc3QaIy5maWxlLnYxLkdlbmVyYXRlVXBsb2FkVVJMc1Jlc3BvbnNlEk4KDUNvbmZpcm1VcGxvYWQSHS5maWxlLnYxLkNvbmZpcm1VcGxvYWRSZXF1ZXN0Gh4uZmlsZS52MS5Db25maXJtVXBsb2FkUmVzcG9uc2USPAoHR2V0RmlsZRIXLmZpbGUudjEuR2V0RmlsZVJlcXVlc3QaGC5maWxlLnYxLkdldEZpbGVSZXNwb25zZRJOCg1CYXRjaEdldEZpbGVzEh0uZmlsZS52MS5CYXRjaEdldEZpbGVzUmVxdWVzdBoeLmZpbGUudjEuQmF0Y2hHZXRGaWxlc1Jlc3BvbnNlElQKD0dldERvd25sb2FkVVJMcxIfLmZpbGUudjEuR2V0RG93bmxvYWRVUkxzUmVxdWVzdBogLmZpbGUudjEuR2V0RG93bmxvYWRVUkxzUmVzcG9uc2USRQoKRGVsZXRlRmlsZRIaLmZpbGUudjEuRGVsZXRlRmlsZVJlcXVlc3QaGy5maWxlLnYxLkRlbGV0ZUZpbGVSZXNwb25zZRJXChBCYXRjaERlbGV0ZUZpbGVzEiAuZmlsZS52MS5CYXRjaERlbGV0ZUZpbGVzUmVxdWVzdBohLmZpbGUudjEuQmF0Y2hEZWxldGVGaWxlc1Jlc3BvbnNlEkIKCUxpc3RGaWxlcxIZLmZpbGUudjEuTGlzdEZpbGVzUmVxdWVzdBoaLmZpbGUudjEuTGlzdEZpbGVzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChpmaWxlL3YxL2ZpbGVfc2VydmljZS5wcm90bxIHZmlsZS52MSJgCgdWYXJpYW50EgwKBG5hbWUYASABKAkSDQoFd2lkdGgYAiABKAUSDgoGaGVpZ2h0GAMgASgFEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRISCgpzaXplX2J5dGVzGAUgASgDIjgKEVByb2Nlc3NpbmdPcHRpb25zEhQKDHdlYnBfcXVhbGl0eRgBIAEoBRINCgVhc3luYxgCIAEoCCL/AwoERmlsZRIKCgJpZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIQCghmaWxlbmFtZRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSEgoKc2l6ZV9ieXRlcxgFIAEoAxILCgNtZDUYBiABKAkSIwoGc3RhdHVzGAcgASgOMhMuZmlsZS52MS5GaWxlU3RhdHVzEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwbG9hZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdwdXJwb3NlGAsgASgOMhQuZmlsZS52MS5GaWxlUHVycG9zZRIOCgZzaGEyNTYYDCABKAkSDQoFd2lkdGgYDSABKAUSDgoGaGVpZ2h0GA4gASgFEhAKCGJsdXJoYXNoGA8gASgJEiIKCHZhcmlhbnRzGBAgAygLMhAuZmlsZS52MS5WYXJpYW50EjQKEXByb2Nlc3Npbmdfc3RhdHVzGBEgASgOMhkuZmlsZS52MS5Qcm9jZXNzaW5nU3RhdHVzEhgKEHByb2Nlc3NpbmdfZXJyb3IYEiABKAkiUwoZR2VuZXJhdGVVcGxvYWRVUkxzUmVxdWVzdBIQCghvd25lcl9pZBgBIAEoCRIkCgVmaWxlcxgCIAMoCzIVLmZpbGUudjEuRmlsZVRvVXBsb2FkIn4KDEZpbGVUb1VwbG9hZBIQCghmaWxlbmFtZRgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAxILCgNtZDUYBCABKAkSJQoHcHVycG9zZRgFIAEoDjIULmZpbGUudjEuRmlsZVB1cnBvc2UiRwoaR2VuZXJhdGVVcGxvYWRVUkxzUmVzcG9uc2USKQoHdXBsb2FkcxgBIAMoCzIYLmZpbGUudjEuUHJlc2lnbmVkVXBsb2FkItcBCg9QcmVzaWduZWRVcGxvYWQSDwoHZmlsZV9pZBgBIAEoCRILCgN1cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjYKB2hlYWRlcnMYBCADKAsyJS5maWxlLnYxLlByZXNpZ25lZFVwbG9hZC5IZWFkZXJzRW50cnkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOgoUQ29uZmlybVVwbG9hZFJlcXVlc3QSEAoIb3duZXJfaWQYASABKAkSEAoIZmlsZV9pZHMYAiADKAkiYAoVQ29uZmlybVVwbG9hZFJlc3BvbnNlEhwKBWZpbGVzGAEgAygLMg0uZmlsZS52MS5GaWxlEikKCGZhaWx1cmVzGAIgAygLMhcuZmlsZS52MS5Db25maXJtRmFpbHVyZSJcCg5Db25maXJtRmFpbHVyZRIPCgdmaWxlX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIpCgRjb2RlGAMgASgOMhsuZmlsZS52MS5Db25maXJtRmFpbHVyZUNvZGUiMwoOR2V0RmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCSIuCg9HZXRGaWxlUmVzcG9uc2USGwoEZmlsZRgBIAEoCzINLmZpbGUudjEuRmlsZSI6ChRCYXRjaEdldEZpbGVzUmVxdWVzdBIQCghmaWxlX2lkcxgBIAMoCRIQCghvd25lcl9pZBgCIAEoCSJMChVCYXRjaEdldEZpbGVzUmVzcG9uc2USHAoFZmlsZXMYASADKAsyDS5maWxlLnYxLkZpbGUSFQoNbm90X2ZvdW5kX2lkcxgCIAMoCSJ5ChZHZXREb3dubG9hZFVSTHNSZXF1ZXN0EhAKCGZpbGVfaWRzGAEgAygJEhAKCG93bmVyX2lkGAIgASgJEhYKDmV4cGlyeV9zZWNvbmRzGAMgASgFEhIKCmF0dGFjaG1lbnQYBCABKAgSDwoHdmFyaWFudBgFIAEoCSI9ChdHZXREb3dubG9hZFVSTHNSZXNwb25zZRIiCgR1cmxzGAEgAygLMhQuZmlsZS52MS5Eb3dubG9hZFVSTCJbCgtEb3dubG9hZFVSTBIPCgdmaWxlX2lkGAEgASgJEgsKA3VybBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2ChFEZWxldGVGaWxlUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJEhAKCG93bmVyX2lkGAIgASgJIjEKEkRlbGV0ZUZpbGVSZXNwb25zZRIbCgRmaWxlGAEgASgLMg0uZmlsZS52MS5GaWxlIj0KF0JhdGNoRGVsZXRlRmlsZXNSZXF1ZXN0EhAKCGZpbGVfaWRzGAEgAygJEhAKCG93bmVyX2lkGAIgASgJIkUKGEJhdGNoRGVsZXRlRmlsZXNSZXNwb25zZRIVCg1kZWxldGVkX2NvdW50GAEgASgFEhIKCmZhaWxlZF9pZHMYAiADKAkigAEKEExpc3RGaWxlc1JlcXVlc3QSEAoIb3duZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSKAoGc3RhdHVzGAQgASgOMhMuZmlsZS52MS5GaWxlU3RhdHVzSACIAQFCCQoHX3N0YXR1cyJKChFMaXN0RmlsZXNSZXNwb25zZRIcCgVmaWxlcxgBIAMoCzINLmZpbGUudjEuRmlsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkisgEKEVVwbG9hZEZpbGVSZXF1ZXN0EhAKCG93bmVyX2lkGAEgASgJEhAKCGZpbGVuYW1lGAIgASgJEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIlCgdwdXJwb3NlGAQgASgOMhQuZmlsZS52MS5GaWxlUHVycG9zZRIMCgRkYXRhGAUgASgMEi4KCnByb2Nlc3NpbmcYBiABKAsyGi5maWxlLnYxLlByb2Nlc3NpbmdPcHRpb25zIjEKElVwbG9hZEZpbGVSZXNwb25zZRIbCgRmaWxlGAEgASgLMg0uZmlsZS52MS5GaWxlImIKF1VwbG9hZEZpbGVTdHJlYW1SZXF1ZXN0EisKCG1ldGFkYXRhGAEgASgLMhcuZmlsZS52MS5VcGxvYWRNZXRhZGF0YUgAEg8KBWNodW5rGAIgASgMSABCCQoHcGF5bG9hZCKhAQoOVXBsb2FkTWV0YWRhdGESEAoIb3duZXJfaWQYASABKAkSEAoIZmlsZW5hbWUYAiABKAkSFAoMY29udGVudF90eXBlGAMgASgJEiUKB3B1cnBvc2UYBCABKA4yFC5maWxlLnYxLkZpbGVQdXJwb3NlEi4KCnByb2Nlc3NpbmcYBSABKAsyGi5maWxlLnYxLlByb2Nlc3NpbmdPcHRpb25zIjcKGFVwbG9hZEZpbGVTdHJlYW1SZXNwb25zZRIbCgRmaWxlGAEgASgLMg0uZmlsZS52MS5GaWxlImQKElByb2Nlc3NGaWxlUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJEhAKCG93bmVyX2lkGAIgASgJEisKB29wdGlvbnMYAyABKAsyGi5maWxlLnYxLlByb2Nlc3NpbmdPcHRpb25zIjIKE1Byb2Nlc3NGaWxlUmVzcG9uc2USGwoEZmlsZRgBIAEoCzINLmZpbGUudjEuRmlsZSrjAQoLRmlsZVB1cnBvc2USHAoYRklMRV9QVVJQT1NFX1VOU1BFQ0lGSUVEEAASIAocRklMRV9QVVJQT1NFX1BST0ZJTEVfUElDVFVSRRABEhwKGEZJTEVfUFVSUE9TRV9DT1ZFUl9QSE9UTxACEiAKHEZJTEVfUFVSUE9TRV9QT1NUX0FUVEFDSE1FTlQQAxIjCh9GSUxFX1BVUlBPU0VfTUVTU0FHRV9BVFRBQ0hNRU5UEAQSFgoSRklMRV9QVVJQT1NFX1NUT1JZEAUSFwoTRklMRV9QVVJQT1NFX0FWQVRBUhAGKtYBChBQcm9jZXNzaW5nU3RhdHVzEiEKHVBST0NFU1NJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZUFJPQ0VTU0lOR19TVEFUVVNfUEVORElORxABEiAKHFBST0NFU1NJTkdfU1RBVFVTX1BST0NFU1NJTkcQAhIfChtQUk9DRVNTSU5HX1NUQVRVU19DT01QTEVURUQQAxIcChhQUk9DRVNTSU5HX1NUQVRVU19GQUlMRUQQBBIfChtQUk9DRVNTSU5HX1NUQVRVU19DQU5DRUxMRUQQBSp1CgpGaWxlU3RhdHVzEhsKF0ZJTEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTRklMRV9TVEFUVVNfUEVORElORxABEhgKFEZJTEVfU1RBVFVTX1VQTE9BREVEEAISFwoTRklMRV9TVEFUVVNfREVMRVRFRBADKqACChJDb25maXJtRmFpbHVyZUNvZGUSJAogQ09ORklSTV9GQUlMVVJFX0NPREVfVU5TUEVDSUZJRUQQABIiCh5DT05GSVJNX0ZBSUxVUkVfQ09ERV9OT1RfRk9VTkQQARIgChxDT05GSVJNX0ZBSUxVUkVfQ09ERV9ERUxFVEVEEAISJwojQ09ORklSTV9GQUlMVVJFX0NPREVfT0JKRUNUX01JU1NJTkcQAxImCiJDT05GSVJNX0ZBSUxVUkVfQ09ERV9TSVpFX01JU01BVENIEAQSJQohQ09ORklSTV9GQUlMVVJFX0NPREVfTUQ1X01JU01BVENIEAUSJgoiQ09ORklSTV9GQUlMVVJFX0NPREVfVFlQRV9NSVNNQVRDSBAGMvAGCgtGaWxlU2VydmljZRJdChJHZW5lcmF0ZVVwbG9hZFVSTHMSIi5maWxlLnYxLkdlbmVyYXRlVXBsb2FkVVJMc1JlcXVlc3QaIy5maWxlLnYxLkdlbmVyYXRlVXBsb2FkVVJMc1Jlc3BvbnNlEk4KDUNvbmZpcm1VcGxvYWQSHS5maWxlLnYxLkNvbmZpcm1VcGxvYWRSZXF1ZXN0Gh4uZmlsZS52MS5Db25maXJtVXBsb2FkUmVzcG9uc2USPAoHR2V0RmlsZRIXLmZpbGUudjEuR2V0RmlsZVJlcXVlc3QaGC5maWxlLnYxLkdldEZpbGVSZXNwb25zZRJOCg1CYXRjaEdldEZpbGVzEh0uZmlsZS52MS5CYXRjaEdldEZpbGVzUmVxdWVzdBoeLmZpbGUudjEuQmF0Y2hHZXRGaWxlc1Jlc3BvbnNlElQKD0dldERvd25sb2FkVVJMcxIfLmZpbGUudjEuR2V0RG93bmxvYWRVUkxzUmVxdWVzdBogLmZpbGUudjEuR2V0RG93bmxvYWRVUkxzUmVzcG9uc2USRQoKRGVsZXRlRmlsZRIaLmZpbGUudjEuRGVsZXRlRmlsZVJlcXVlc3QaGy5maWxlLnYxLkRlbGV0ZUZpbGVSZXNwb25zZRJXChBCYXRjaERlbGV0ZUZpbGVzEiAuZmlsZS52MS5CYXRjaERlbGV0ZUZpbGVzUmVxdWVzdBohLmZpbGUudjEuQmF0Y2hEZWxldGVGaWxlc1Jlc3BvbnNlEkIKCUxpc3RGaWxlcxIZLmZpbGUudjEuTGlzdEZpbGVzUmVxdWVzdBoaLmZpbGUudjEuTGlzdEZpbGVzUmVzcG9uc2USRQoKVXBsb2FkRmlsZRIaLmZpbGUudjEuVXBsb2FkRmlsZVJlcXVlc3QaGy5maWxlLnYxLlVwbG9hZEZpbGVSZXNwb25zZRJZChBVcGxvYWRGaWxlU3RyZWFtEiAuZmlsZS52MS5VcGxvYWRGaWxlU3RyZWFtUmVxdWVzdBohLmZpbGUudjEuVXBsb2FkRmlsZVN0cmVhbVJlc3BvbnNlKAESSAoLUHJvY2Vzc0ZpbGUSGy5maWxlLnYxLlByb2Nlc3NGaWxlUmVxdWVzdBocLmZpbGUudjEuUHJvY2Vzc0ZpbGVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+
+/**
+ * An image derived from the original (WebP, EXIF stripped).
+ *
+ * @generated from message file.v1.Variant
+ */
+export type Variant = Message<"file.v1.Variant"> & {
+  /**
+   * "thumb", "medium" or "large".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int32 width = 2;
+   */
+  width: number;
+
+  /**
+   * @generated from field: int32 height = 3;
+   */
+  height: number;
+
+  /**
+   * @generated from field: string content_type = 4;
+   */
+  contentType: string;
+
+  /**
+   * @generated from field: int64 size_bytes = 5;
+   */
+  sizeBytes: bigint;
+};
+
+/**
+ * Describes the message file.v1.Variant.
+ * Use `create(VariantSchema)` to create a new message.
+ */
+export const VariantSchema: GenMessage<Variant> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 0);
+
+/**
+ * @generated from message file.v1.ProcessingOptions
+ */
+export type ProcessingOptions = Message<"file.v1.ProcessingOptions"> & {
+  /**
+   * WebP quality of the variants, 1-100; 0 means the default (82).
+   *
+   * @generated from field: int32 webp_quality = 1;
+   */
+  webpQuality: number;
+
+  /**
+   * Return at once and process in the background (UploadFile, UploadFileStream, ProcessFile).
+   *
+   * @generated from field: bool async = 2;
+   */
+  async: boolean;
+};
+
+/**
+ * Describes the message file.v1.ProcessingOptions.
+ * Use `create(ProcessingOptionsSchema)` to create a new message.
+ */
+export const ProcessingOptionsSchema: GenMessage<ProcessingOptions> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 1);
 
 /**
  * @generated from message file.v1.File
@@ -73,6 +140,52 @@ export type File = Message<"file.v1.File"> & {
    * @generated from field: google.protobuf.Timestamp deleted_at = 10;
    */
   deletedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: file.v1.FilePurpose purpose = 11;
+   */
+  purpose: FilePurpose;
+
+  /**
+   * Hex SHA-256 of the content, once known (after processing for presigned uploads).
+   *
+   * @generated from field: string sha256 = 12;
+   */
+  sha256: string;
+
+  /**
+   * Of the original, upright (after EXIF orientation).
+   *
+   * @generated from field: int32 width = 13;
+   */
+  width: number;
+
+  /**
+   * @generated from field: int32 height = 14;
+   */
+  height: number;
+
+  /**
+   * @generated from field: string blurhash = 15;
+   */
+  blurhash: string;
+
+  /**
+   * @generated from field: repeated file.v1.Variant variants = 16;
+   */
+  variants: Variant[];
+
+  /**
+   * @generated from field: file.v1.ProcessingStatus processing_status = 17;
+   */
+  processingStatus: ProcessingStatus;
+
+  /**
+   * Why processing failed, when it did.
+   *
+   * @generated from field: string processing_error = 18;
+   */
+  processingError: string;
 };
 
 /**
@@ -80,7 +193,7 @@ export type File = Message<"file.v1.File"> & {
  * Use `create(FileSchema)` to create a new message.
  */
 export const FileSchema: GenMessage<File> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 0);
+  messageDesc(file_file_v1_file_service, 2);
 
 /**
  * @generated from message file.v1.GenerateUploadURLsRequest
@@ -104,7 +217,7 @@ export type GenerateUploadURLsRequest = Message<"file.v1.GenerateUploadURLsReque
  * Use `create(GenerateUploadURLsRequestSchema)` to create a new message.
  */
 export const GenerateUploadURLsRequestSchema: GenMessage<GenerateUploadURLsRequest> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 1);
+  messageDesc(file_file_v1_file_service, 3);
 
 /**
  * @generated from message file.v1.FileToUpload
@@ -137,6 +250,11 @@ export type FileToUpload = Message<"file.v1.FileToUpload"> & {
    * @generated from field: string md5 = 4;
    */
   md5: string;
+
+  /**
+   * @generated from field: file.v1.FilePurpose purpose = 5;
+   */
+  purpose: FilePurpose;
 };
 
 /**
@@ -144,7 +262,7 @@ export type FileToUpload = Message<"file.v1.FileToUpload"> & {
  * Use `create(FileToUploadSchema)` to create a new message.
  */
 export const FileToUploadSchema: GenMessage<FileToUpload> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 2);
+  messageDesc(file_file_v1_file_service, 4);
 
 /**
  * @generated from message file.v1.GenerateUploadURLsResponse
@@ -163,7 +281,7 @@ export type GenerateUploadURLsResponse = Message<"file.v1.GenerateUploadURLsResp
  * Use `create(GenerateUploadURLsResponseSchema)` to create a new message.
  */
 export const GenerateUploadURLsResponseSchema: GenMessage<GenerateUploadURLsResponse> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 3);
+  messageDesc(file_file_v1_file_service, 5);
 
 /**
  * @generated from message file.v1.PresignedUpload
@@ -204,7 +322,7 @@ export type PresignedUpload = Message<"file.v1.PresignedUpload"> & {
  * Use `create(PresignedUploadSchema)` to create a new message.
  */
 export const PresignedUploadSchema: GenMessage<PresignedUpload> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 4);
+  messageDesc(file_file_v1_file_service, 6);
 
 /**
  * @generated from message file.v1.ConfirmUploadRequest
@@ -228,7 +346,7 @@ export type ConfirmUploadRequest = Message<"file.v1.ConfirmUploadRequest"> & {
  * Use `create(ConfirmUploadRequestSchema)` to create a new message.
  */
 export const ConfirmUploadRequestSchema: GenMessage<ConfirmUploadRequest> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 5);
+  messageDesc(file_file_v1_file_service, 7);
 
 /**
  * @generated from message file.v1.ConfirmUploadResponse
@@ -252,7 +370,7 @@ export type ConfirmUploadResponse = Message<"file.v1.ConfirmUploadResponse"> & {
  * Use `create(ConfirmUploadResponseSchema)` to create a new message.
  */
 export const ConfirmUploadResponseSchema: GenMessage<ConfirmUploadResponse> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 6);
+  messageDesc(file_file_v1_file_service, 8);
 
 /**
  * @generated from message file.v1.ConfirmFailure
@@ -283,7 +401,7 @@ export type ConfirmFailure = Message<"file.v1.ConfirmFailure"> & {
  * Use `create(ConfirmFailureSchema)` to create a new message.
  */
 export const ConfirmFailureSchema: GenMessage<ConfirmFailure> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 7);
+  messageDesc(file_file_v1_file_service, 9);
 
 /**
  * @generated from message file.v1.GetFileRequest
@@ -305,7 +423,7 @@ export type GetFileRequest = Message<"file.v1.GetFileRequest"> & {
  * Use `create(GetFileRequestSchema)` to create a new message.
  */
 export const GetFileRequestSchema: GenMessage<GetFileRequest> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 8);
+  messageDesc(file_file_v1_file_service, 10);
 
 /**
  * @generated from message file.v1.GetFileResponse
@@ -322,7 +440,7 @@ export type GetFileResponse = Message<"file.v1.GetFileResponse"> & {
  * Use `create(GetFileResponseSchema)` to create a new message.
  */
 export const GetFileResponseSchema: GenMessage<GetFileResponse> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 9);
+  messageDesc(file_file_v1_file_service, 11);
 
 /**
  * @generated from message file.v1.BatchGetFilesRequest
@@ -346,7 +464,7 @@ export type BatchGetFilesRequest = Message<"file.v1.BatchGetFilesRequest"> & {
  * Use `create(BatchGetFilesRequestSchema)` to create a new message.
  */
 export const BatchGetFilesRequestSchema: GenMessage<BatchGetFilesRequest> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 10);
+  messageDesc(file_file_v1_file_service, 12);
 
 /**
  * @generated from message file.v1.BatchGetFilesResponse
@@ -372,7 +490,7 @@ export type BatchGetFilesResponse = Message<"file.v1.BatchGetFilesResponse"> & {
  * Use `create(BatchGetFilesResponseSchema)` to create a new message.
  */
 export const BatchGetFilesResponseSchema: GenMessage<BatchGetFilesResponse> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 11);
+  messageDesc(file_file_v1_file_service, 13);
 
 /**
  * @generated from message file.v1.GetDownloadURLsRequest
@@ -403,6 +521,13 @@ export type GetDownloadURLsRequest = Message<"file.v1.GetDownloadURLsRequest"> &
    * @generated from field: bool attachment = 4;
    */
   attachment: boolean;
+
+  /**
+   * "original" (the default), or a variant name such as "thumb", "medium" or "large".
+   *
+   * @generated from field: string variant = 5;
+   */
+  variant: string;
 };
 
 /**
@@ -410,7 +535,7 @@ export type GetDownloadURLsRequest = Message<"file.v1.GetDownloadURLsRequest"> &
  * Use `create(GetDownloadURLsRequestSchema)` to create a new message.
  */
 export const GetDownloadURLsRequestSchema: GenMessage<GetDownloadURLsRequest> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 12);
+  messageDesc(file_file_v1_file_service, 14);
 
 /**
  * @generated from message file.v1.GetDownloadURLsResponse
@@ -429,7 +554,7 @@ export type GetDownloadURLsResponse = Message<"file.v1.GetDownloadURLsResponse">
  * Use `create(GetDownloadURLsResponseSchema)` to create a new message.
  */
 export const GetDownloadURLsResponseSchema: GenMessage<GetDownloadURLsResponse> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 13);
+  messageDesc(file_file_v1_file_service, 15);
 
 /**
  * @generated from message file.v1.DownloadURL
@@ -456,7 +581,7 @@ export type DownloadURL = Message<"file.v1.DownloadURL"> & {
  * Use `create(DownloadURLSchema)` to create a new message.
  */
 export const DownloadURLSchema: GenMessage<DownloadURL> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 14);
+  messageDesc(file_file_v1_file_service, 16);
 
 /**
  * @generated from message file.v1.DeleteFileRequest
@@ -478,7 +603,7 @@ export type DeleteFileRequest = Message<"file.v1.DeleteFileRequest"> & {
  * Use `create(DeleteFileRequestSchema)` to create a new message.
  */
 export const DeleteFileRequestSchema: GenMessage<DeleteFileRequest> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 15);
+  messageDesc(file_file_v1_file_service, 17);
 
 /**
  * @generated from message file.v1.DeleteFileResponse
@@ -495,7 +620,7 @@ export type DeleteFileResponse = Message<"file.v1.DeleteFileResponse"> & {
  * Use `create(DeleteFileResponseSchema)` to create a new message.
  */
 export const DeleteFileResponseSchema: GenMessage<DeleteFileResponse> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 16);
+  messageDesc(file_file_v1_file_service, 18);
 
 /**
  * @generated from message file.v1.BatchDeleteFilesRequest
@@ -519,7 +644,7 @@ export type BatchDeleteFilesRequest = Message<"file.v1.BatchDeleteFilesRequest">
  * Use `create(BatchDeleteFilesRequestSchema)` to create a new message.
  */
 export const BatchDeleteFilesRequestSchema: GenMessage<BatchDeleteFilesRequest> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 17);
+  messageDesc(file_file_v1_file_service, 19);
 
 /**
  * @generated from message file.v1.BatchDeleteFilesResponse
@@ -545,7 +670,7 @@ export type BatchDeleteFilesResponse = Message<"file.v1.BatchDeleteFilesResponse
  * Use `create(BatchDeleteFilesResponseSchema)` to create a new message.
  */
 export const BatchDeleteFilesResponseSchema: GenMessage<BatchDeleteFilesResponse> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 18);
+  messageDesc(file_file_v1_file_service, 20);
 
 /**
  * @generated from message file.v1.ListFilesRequest
@@ -581,7 +706,7 @@ export type ListFilesRequest = Message<"file.v1.ListFilesRequest"> & {
  * Use `create(ListFilesRequestSchema)` to create a new message.
  */
 export const ListFilesRequestSchema: GenMessage<ListFilesRequest> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 19);
+  messageDesc(file_file_v1_file_service, 21);
 
 /**
  * @generated from message file.v1.ListFilesResponse
@@ -605,7 +730,306 @@ export type ListFilesResponse = Message<"file.v1.ListFilesResponse"> & {
  * Use `create(ListFilesResponseSchema)` to create a new message.
  */
 export const ListFilesResponseSchema: GenMessage<ListFilesResponse> = /*@__PURE__*/
-  messageDesc(file_file_v1_file_service, 20);
+  messageDesc(file_file_v1_file_service, 22);
+
+/**
+ * @generated from message file.v1.UploadFileRequest
+ */
+export type UploadFileRequest = Message<"file.v1.UploadFileRequest"> & {
+  /**
+   * @generated from field: string owner_id = 1;
+   */
+  ownerId: string;
+
+  /**
+   * @generated from field: string filename = 2;
+   */
+  filename: string;
+
+  /**
+   * Must agree with the bytes.
+   *
+   * @generated from field: string content_type = 3;
+   */
+  contentType: string;
+
+  /**
+   * @generated from field: file.v1.FilePurpose purpose = 4;
+   */
+  purpose: FilePurpose;
+
+  /**
+   * @generated from field: bytes data = 5;
+   */
+  data: Uint8Array;
+
+  /**
+   * @generated from field: file.v1.ProcessingOptions processing = 6;
+   */
+  processing?: ProcessingOptions | undefined;
+};
+
+/**
+ * Describes the message file.v1.UploadFileRequest.
+ * Use `create(UploadFileRequestSchema)` to create a new message.
+ */
+export const UploadFileRequestSchema: GenMessage<UploadFileRequest> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 23);
+
+/**
+ * @generated from message file.v1.UploadFileResponse
+ */
+export type UploadFileResponse = Message<"file.v1.UploadFileResponse"> & {
+  /**
+   * @generated from field: file.v1.File file = 1;
+   */
+  file?: File | undefined;
+};
+
+/**
+ * Describes the message file.v1.UploadFileResponse.
+ * Use `create(UploadFileResponseSchema)` to create a new message.
+ */
+export const UploadFileResponseSchema: GenMessage<UploadFileResponse> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 24);
+
+/**
+ * @generated from message file.v1.UploadFileStreamRequest
+ */
+export type UploadFileStreamRequest = Message<"file.v1.UploadFileStreamRequest"> & {
+  /**
+   * @generated from oneof file.v1.UploadFileStreamRequest.payload
+   */
+  payload: {
+    /**
+     * First message only.
+     *
+     * @generated from field: file.v1.UploadMetadata metadata = 1;
+     */
+    value: UploadMetadata;
+    case: "metadata";
+  } | {
+    /**
+     * Every following message.
+     *
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message file.v1.UploadFileStreamRequest.
+ * Use `create(UploadFileStreamRequestSchema)` to create a new message.
+ */
+export const UploadFileStreamRequestSchema: GenMessage<UploadFileStreamRequest> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 25);
+
+/**
+ * UploadFileRequest without the data.
+ *
+ * @generated from message file.v1.UploadMetadata
+ */
+export type UploadMetadata = Message<"file.v1.UploadMetadata"> & {
+  /**
+   * @generated from field: string owner_id = 1;
+   */
+  ownerId: string;
+
+  /**
+   * @generated from field: string filename = 2;
+   */
+  filename: string;
+
+  /**
+   * @generated from field: string content_type = 3;
+   */
+  contentType: string;
+
+  /**
+   * @generated from field: file.v1.FilePurpose purpose = 4;
+   */
+  purpose: FilePurpose;
+
+  /**
+   * @generated from field: file.v1.ProcessingOptions processing = 5;
+   */
+  processing?: ProcessingOptions | undefined;
+};
+
+/**
+ * Describes the message file.v1.UploadMetadata.
+ * Use `create(UploadMetadataSchema)` to create a new message.
+ */
+export const UploadMetadataSchema: GenMessage<UploadMetadata> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 26);
+
+/**
+ * @generated from message file.v1.UploadFileStreamResponse
+ */
+export type UploadFileStreamResponse = Message<"file.v1.UploadFileStreamResponse"> & {
+  /**
+   * @generated from field: file.v1.File file = 1;
+   */
+  file?: File | undefined;
+};
+
+/**
+ * Describes the message file.v1.UploadFileStreamResponse.
+ * Use `create(UploadFileStreamResponseSchema)` to create a new message.
+ */
+export const UploadFileStreamResponseSchema: GenMessage<UploadFileStreamResponse> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 27);
+
+/**
+ * @generated from message file.v1.ProcessFileRequest
+ */
+export type ProcessFileRequest = Message<"file.v1.ProcessFileRequest"> & {
+  /**
+   * @generated from field: string file_id = 1;
+   */
+  fileId: string;
+
+  /**
+   * @generated from field: string owner_id = 2;
+   */
+  ownerId: string;
+
+  /**
+   * @generated from field: file.v1.ProcessingOptions options = 3;
+   */
+  options?: ProcessingOptions | undefined;
+};
+
+/**
+ * Describes the message file.v1.ProcessFileRequest.
+ * Use `create(ProcessFileRequestSchema)` to create a new message.
+ */
+export const ProcessFileRequestSchema: GenMessage<ProcessFileRequest> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 28);
+
+/**
+ * @generated from message file.v1.ProcessFileResponse
+ */
+export type ProcessFileResponse = Message<"file.v1.ProcessFileResponse"> & {
+  /**
+   * @generated from field: file.v1.File file = 1;
+   */
+  file?: File | undefined;
+};
+
+/**
+ * Describes the message file.v1.ProcessFileResponse.
+ * Use `create(ProcessFileResponseSchema)` to create a new message.
+ */
+export const ProcessFileResponseSchema: GenMessage<ProcessFileResponse> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 29);
+
+/**
+ * What a file is for: decides its size limit and the variants made of it.
+ *
+ * @generated from enum file.v1.FilePurpose
+ */
+export enum FilePurpose {
+  /**
+   * Treated as POST_ATTACHMENT.
+   *
+   * @generated from enum value: FILE_PURPOSE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Squares of 150, 300 and 600 px.
+   *
+   * @generated from enum value: FILE_PURPOSE_PROFILE_PICTURE = 1;
+   */
+  PROFILE_PICTURE = 1,
+
+  /**
+   * 400x150, 800x300 and 1600x600 px; up to 20 MiB by default.
+   *
+   * @generated from enum value: FILE_PURPOSE_COVER_PHOTO = 2;
+   */
+  COVER_PHOTO = 2,
+
+  /**
+   * Within 320 and 1080 px on the long side.
+   *
+   * @generated from enum value: FILE_PURPOSE_POST_ATTACHMENT = 3;
+   */
+  POST_ATTACHMENT = 3,
+
+  /**
+   * @generated from enum value: FILE_PURPOSE_MESSAGE_ATTACHMENT = 4;
+   */
+  MESSAGE_ATTACHMENT = 4,
+
+  /**
+   * @generated from enum value: FILE_PURPOSE_STORY = 5;
+   */
+  STORY = 5,
+
+  /**
+   * Squares of 150, 300 and 600 px.
+   *
+   * @generated from enum value: FILE_PURPOSE_AVATAR = 6;
+   */
+  AVATAR = 6,
+}
+
+/**
+ * Describes the enum file.v1.FilePurpose.
+ */
+export const FilePurposeSchema: GenEnum<FilePurpose> = /*@__PURE__*/
+  enumDesc(file_file_v1_file_service, 0);
+
+/**
+ * @generated from enum file.v1.ProcessingStatus
+ */
+export enum ProcessingStatus {
+  /**
+   * @generated from enum value: PROCESSING_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Waiting for a worker (or for the upload to be confirmed).
+   *
+   * @generated from enum value: PROCESSING_STATUS_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * @generated from enum value: PROCESSING_STATUS_PROCESSING = 2;
+   */
+  PROCESSING = 2,
+
+  /**
+   * @generated from enum value: PROCESSING_STATUS_COMPLETED = 3;
+   */
+  COMPLETED = 3,
+
+  /**
+   * Gave up; processing_error says why.
+   *
+   * @generated from enum value: PROCESSING_STATUS_FAILED = 4;
+   */
+  FAILED = 4,
+
+  /**
+   * The file was deleted before it was processed.
+   *
+   * @generated from enum value: PROCESSING_STATUS_CANCELLED = 5;
+   */
+  CANCELLED = 5,
+}
+
+/**
+ * Describes the enum file.v1.ProcessingStatus.
+ */
+export const ProcessingStatusSchema: GenEnum<ProcessingStatus> = /*@__PURE__*/
+  enumDesc(file_file_v1_file_service, 1);
 
 /**
  * @generated from enum file.v1.FileStatus
@@ -642,7 +1066,7 @@ export enum FileStatus {
  * Describes the enum file.v1.FileStatus.
  */
 export const FileStatusSchema: GenEnum<FileStatus> = /*@__PURE__*/
-  enumDesc(file_file_v1_file_service, 0);
+  enumDesc(file_file_v1_file_service, 2);
 
 /**
  * @generated from enum file.v1.ConfirmFailureCode
@@ -687,13 +1111,20 @@ export enum ConfirmFailureCode {
    * @generated from enum value: CONFIRM_FAILURE_CODE_MD5_MISMATCH = 5;
    */
   MD5_MISMATCH = 5,
+
+  /**
+   * The object's bytes are not the declared image type; the object was removed.
+   *
+   * @generated from enum value: CONFIRM_FAILURE_CODE_TYPE_MISMATCH = 6;
+   */
+  TYPE_MISMATCH = 6,
 }
 
 /**
  * Describes the enum file.v1.ConfirmFailureCode.
  */
 export const ConfirmFailureCodeSchema: GenEnum<ConfirmFailureCode> = /*@__PURE__*/
-  enumDesc(file_file_v1_file_service, 1);
+  enumDesc(file_file_v1_file_service, 3);
 
 /**
  * FileService manages the life of a file: PENDING -> UPLOADED -> DELETED.
@@ -791,6 +1222,41 @@ export const FileService: GenService<{
     methodKind: "unary";
     input: typeof ListFilesRequestSchema;
     output: typeof ListFilesResponseSchema;
+  },
+  /**
+   * Uploads a whole file in one message (up to the purpose's size limit). The
+   * type is decided by the bytes; the same bytes uploaded again by the same
+   * owner return the existing file. Returns once the variants are made, unless
+   * `processing.async` is set.
+   *
+   * @generated from rpc file.v1.FileService.UploadFile
+   */
+  uploadFile: {
+    methodKind: "unary";
+    input: typeof UploadFileRequestSchema;
+    output: typeof UploadFileResponseSchema;
+  },
+  /**
+   * Uploads a file as a stream: the first message carries `metadata`, the
+   * following ones `chunk`s. Refused as soon as it passes the purpose's limit
+   * or its first bytes are not the declared image type.
+   *
+   * @generated from rpc file.v1.FileService.UploadFileStream
+   */
+  uploadFileStream: {
+    methodKind: "client_streaming";
+    input: typeof UploadFileStreamRequestSchema;
+    output: typeof UploadFileStreamResponseSchema;
+  },
+  /**
+   * (Re)generates the variants of an uploaded file.
+   *
+   * @generated from rpc file.v1.FileService.ProcessFile
+   */
+  processFile: {
+    methodKind: "unary";
+    input: typeof ProcessFileRequestSchema;
+    output: typeof ProcessFileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_file_v1_file_service, 0);
