@@ -1,13 +1,26 @@
 // The behaviour every FileRepository must have, run against each implementation
 // (test/db/*-file-repository.test.ts) so MySQL and SQLite cannot drift apart.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { v7 as uuidv7 } from "uuid";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FileRecord, FileRepository, NewFileRecord } from "../../src/db/file-repository.js";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type {
+  FileRecord,
+  FileRepository,
+  NewFileRecord,
+  NewUploadedFile,
+  ProcessingJob,
+  ProcessingResult,
+  VariantRecord,
+} from "../../src/db/file-repository.js";
 import { DependencyUnavailableError } from "../../src/errors.js";
 
 export interface OpenedRepository {
   repo: FileRepository;
+  /** Another repository on the same database, with its own connections (as another instance would have). */
+  another(): Promise<FileRepository>;
   /** Closes the repository and discards its database. */
   close(): Promise<void>;
 }
@@ -35,9 +48,61 @@ export function newRecord(ownerId: string, overrides: Partial<NewFileRecord> = {
     md5: "1B2M2Y8AsgTpgAmY7PhCfg==",
     objectKey: `${ownerId}/${id}`,
     createdAt: new Date("2025-01-02T03:04:05.678Z"),
+    purpose: "unspecified",
     ...overrides,
   };
 }
+
+/** What a new record reads back as before anything processed it (status aside). */
+export const unprocessed = {
+  sha256: null,
+  width: null,
+  height: null,
+  blurhash: null,
+  processingStatus: "pending",
+  processingError: null,
+  variants: [],
+} as const;
+
+/** A hex SHA-256, distinct per seed. */
+export const sha256Of = (seed: string) => createHash("sha256").update(seed).digest("hex");
+
+export function newUploaded(ownerId: string, overrides: Partial<NewUploadedFile> = {}): NewUploadedFile {
+  return {
+    ...newRecord(ownerId, { contentType: "image/jpeg", filename: "photo.jpg", purpose: "post_attachment" }),
+    sha256: sha256Of(randomUUID()),
+    uploadedAt: new Date("2025-05-06T07:08:09.010Z"),
+    processing: { webpQuality: null },
+    ...overrides,
+  };
+}
+
+export function newVariant(fileId: string, name: string, width: number): VariantRecord {
+  return {
+    name,
+    width,
+    height: Math.round(width * 0.75),
+    contentType: "image/webp",
+    sizeBytes: width * 37,
+    objectKey: `variants/${fileId}/${name}-${width}.webp`,
+  };
+}
+
+export function newResult(fileId: string, sha256: string, variants: readonly [string, number][]): ProcessingResult {
+  return {
+    sha256,
+    width: 4032,
+    height: 3024,
+    blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+    variants: variants.map(([name, width]) => newVariant(fileId, name, width)),
+  };
+}
+
+const byName = (a: VariantRecord, b: VariantRecord) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const sortedIds = (ids: readonly string[]) => [...ids].sort();
+const jobIds = (jobs: readonly ProcessingJob[]) => sortedIds(jobs.map((job) => job.fileId));
+const at = (iso: string) => new Date(iso);
+const plus = (date: Date, ms: number) => new Date(date.getTime() + ms);
 
 /** Records with strictly increasing ids, as UUIDv7 generation gives them. */
 export function newRecords(ownerId: string, count: number): NewFileRecord[] {
@@ -89,7 +154,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect(found.sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(
           [record, other]
             .sort((a, b) => (a.id < b.id ? -1 : 1))
-            .map((r) => ({ ...r, status: "pending", uploadedAt: null, deletedAt: null })),
+            .map((r) => ({ ...r, status: "pending", uploadedAt: null, deletedAt: null, ...unprocessed })),
         );
       });
 
@@ -116,6 +181,8 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
           expect(await unreachable.findByIds("someone", [])).toEqual([]);
           expect(await unreachable.markUploaded("someone", [], new Date())).toBe(0);
           expect(await unreachable.markDeleted("someone", [], new Date())).toBe(0);
+          expect(await unreachable.requestProcessing("someone", [], { webpQuality: null }, new Date())).toBe(0);
+          expect(await unreachable.claimProcessing({ workerId: "w", leaseMs: 1, limit: 0, now: new Date() })).toEqual([]);
           await unreachable.insertPending([]);
         } finally {
           await unreachable.close();
@@ -128,24 +195,36 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         const owner = newOwner();
         const records = newRecords(owner, 2);
         await repo.insertPending(records);
-        const ids = idsOf(records);
-        const at = new Date();
+        const uploaded = newUploaded(owner);
+        await repo.insertUploaded(uploaded);
+        const ids = [...idsOf(records), uploaded.id];
+        const now = new Date();
 
         // Owner ids compare exactly: a differently cased id is another owner.
         for (const intruder of [newOwner(), owner.toUpperCase(), `${owner}x`]) {
           expect(await repo.findByIds(intruder, ids)).toEqual([]);
-          expect(await repo.markUploaded(intruder, ids, at)).toBe(0);
-          expect(await repo.markDeleted(intruder, ids, at)).toBe(0);
+          expect(await repo.findByContentHash(intruder, uploaded.sha256)).toBeUndefined();
+          expect(await repo.markUploaded(intruder, ids, now)).toBe(0);
+          expect(await repo.markDeleted(intruder, ids, now)).toBe(0);
+          expect(await repo.requestProcessing(intruder, ids, { webpQuality: 10 }, now)).toBe(0);
           expect(
             await repo.list({ ownerId: intruder, statuses: ["pending", "uploaded", "deleted"], limit: 10 }),
           ).toEqual([]);
+          // Another owner's identical upload is not a duplicate.
+          const theirs = newUploaded(intruder, { sha256: uploaded.sha256 });
+          expect(await repo.insertUploaded(theirs)).toEqual({ inserted: true });
+          expect((await repo.findByContentHash(intruder, uploaded.sha256))?.id).toBe(theirs.id);
         }
 
         const untouched = await repo.findByIds(owner, ids);
-        expect(untouched.map((r) => [r.status, r.uploadedAt, r.deletedAt])).toEqual([
-          ["pending", null, null],
-          ["pending", null, null],
+        expect(
+          untouched.sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => [r.status, r.deletedAt, r.processingStatus]),
+        ).toEqual([
+          ["pending", null, "pending"],
+          ["pending", null, "pending"],
+          ["uploaded", null, "pending"],
         ]);
+        expect((await repo.findByContentHash(owner, uploaded.sha256))?.id).toBe(uploaded.id);
       });
     });
 
@@ -279,6 +358,413 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
       });
     });
 
+    describe("insertUploaded / findByContentHash", () => {
+      it("stores an uploaded file with its hash, queued for processing", async () => {
+        const owner = newOwner();
+        const file = newUploaded(owner, { purpose: "avatar", processing: { webpQuality: 70 } });
+        expect(await repo.insertUploaded(file)).toEqual({ inserted: true });
+
+        const { sha256, uploadedAt, processing: _, ...fields } = file;
+        const expected: FileRecord = {
+          ...fields,
+          status: "uploaded",
+          uploadedAt,
+          deletedAt: null,
+          ...unprocessed,
+          variants: [],
+          sha256,
+        };
+        expect(await byId(repo, owner, file.id)).toEqual(expected);
+        expect(await repo.findByContentHash(owner, sha256)).toEqual(expected);
+        expect(await repo.findByContentHash(owner, sha256Of("other content"))).toBeUndefined();
+        expect(await repo.list({ ownerId: owner, statuses: ["uploaded"], limit: 10 })).toEqual([expected]);
+      });
+
+      it("returns the owner's live file with the same hash instead of inserting; a deleted one frees the hash", async () => {
+        const owner = newOwner();
+        const first = newUploaded(owner);
+        expect(await repo.insertUploaded(first)).toEqual({ inserted: true });
+        const stored = await byId(repo, owner, first.id);
+
+        const again = newUploaded(owner, { sha256: first.sha256, filename: "copy.jpg" });
+        expect(await repo.insertUploaded(again)).toEqual({ inserted: false, existing: stored });
+        expect(await repo.findByIds(owner, [again.id])).toEqual([]);
+
+        // Another owner's identical content is theirs to keep.
+        const foreign = newUploaded(newOwner(), { sha256: first.sha256 });
+        expect(await repo.insertUploaded(foreign)).toEqual({ inserted: true });
+
+        expect(await repo.markDeleted(owner, [first.id], new Date())).toBe(1);
+        expect(await repo.findByContentHash(owner, first.sha256)).toBeUndefined();
+        const third = newUploaded(owner, { sha256: first.sha256 });
+        expect(await repo.insertUploaded(third)).toEqual({ inserted: true });
+        expect((await repo.findByContentHash(owner, first.sha256))?.id).toBe(third.id);
+        // The deleted file still tells what it held.
+        expect(await byId(repo, owner, first.id)).toMatchObject({ status: "deleted", sha256: first.sha256 });
+      });
+
+      it("ends 20 concurrent identical uploads of one owner with exactly one row", async () => {
+        const owner = newOwner();
+        const sha256 = sha256Of(randomUUID());
+        const uploads = Array.from({ length: 20 }, () => newUploaded(owner, { sha256 }));
+        const results = await Promise.all(uploads.map((upload) => repo.insertUploaded(upload)));
+
+        const winners = uploads.filter((_, i) => results[i]?.inserted);
+        expect(winners).toHaveLength(1);
+        const winner = winners[0]!.id;
+        for (const result of results) {
+          if (!result.inserted) expect(result.existing.id).toBe(winner);
+        }
+        expect(idsOf(await repo.findByIds(owner, idsOf(uploads)))).toEqual([winner]);
+        expect(idsOf(await repo.list({ ownerId: owner, statuses: ["uploaded"], limit: 100 }))).toEqual([winner]);
+      });
+
+      it("fails on a duplicate id, which is not a duplicate upload", async () => {
+        const owner = newOwner();
+        const file = newUploaded(owner);
+        await repo.insertUploaded(file);
+        const error: unknown = await repo
+          .insertUploaded({ ...file, sha256: sha256Of(randomUUID()) })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(Error);
+        expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+        expect(causeCodes(error)).toContain(contract.duplicateKeyCode);
+      });
+    });
+
+    describe("variants", () => {
+      it("come back with every read, sorted by name, each file with its own", async () => {
+        const owner = newOwner();
+        const worker = { workerId: `worker-${randomUUID()}`, leaseMs: 60_000 };
+        const [a, b, plain] = [1, 2, 3].map(() => newUploaded(owner, { processing: { webpQuality: 80, claim: worker } }));
+        for (const file of [a!, b!, plain!]) expect(await repo.insertUploaded(file)).toEqual({ inserted: true });
+        const resultA = newResult(a!.id, a!.sha256, [["thumb", 160], ["large", 2048], ["medium", 1024]]);
+        const resultB = newResult(b!.id, b!.sha256, [["thumb", 150], ["medium", 1000]]);
+        expect(await repo.completeProcessing(a!.id, worker.workerId, resultA, new Date())).toBe(true);
+        expect(await repo.completeProcessing(b!.id, worker.workerId, resultB, new Date())).toBe(true);
+
+        const expectedA = {
+          sha256: a!.sha256,
+          width: 4032,
+          height: 3024,
+          blurhash: resultA.blurhash,
+          processingStatus: "completed",
+          processingError: null,
+          variants: [...resultA.variants].sort(byName),
+        };
+        expect(expectedA.variants.map((v) => v.name)).toEqual(["large", "medium", "thumb"]);
+        const found = new Map((await repo.findByIds(owner, idsOf([a!, b!, plain!]))).map((r) => [r.id, r]));
+        expect(found.get(a!.id)).toMatchObject(expectedA);
+        expect(found.get(a!.id)?.variants).toEqual(expectedA.variants);
+        expect(found.get(b!.id)?.variants).toEqual([...resultB.variants].sort(byName));
+        expect(found.get(plain!.id)).toMatchObject({ processingStatus: "processing", variants: [] });
+
+        const listed = await repo.list({ ownerId: owner, statuses: ["uploaded"], limit: 10 });
+        expect(listed.map((r) => [r.id, r.variants])).toEqual([
+          [plain!.id, []],
+          [b!.id, [...resultB.variants].sort(byName)],
+          [a!.id, expectedA.variants],
+        ]);
+        expect((await repo.findByContentHash(owner, a!.sha256))?.variants).toEqual(expectedA.variants);
+      });
+
+      it("are replaced as a whole when the file is processed again", async () => {
+        const owner = newOwner();
+        const first = { workerId: `worker-${randomUUID()}`, leaseMs: 60_000 };
+        const file = newUploaded(owner, { processing: { webpQuality: null, claim: first } });
+        await repo.insertUploaded(file);
+        await repo.completeProcessing(file.id, first.workerId, newResult(file.id, file.sha256, [["thumb", 160], ["large", 2048], ["medium", 1024]]), new Date());
+
+        const second = { workerId: `worker-${randomUUID()}`, leaseMs: 60_000 };
+        expect(await repo.requestProcessing(owner, [file.id], { webpQuality: 50, claim: second }, new Date())).toBe(1);
+        // Until the new result arrives, the old variants stay.
+        expect((await byId(repo, owner, file.id)).variants.map((v) => v.name)).toEqual(["large", "medium", "thumb"]);
+        const again = newResult(file.id, file.sha256, [["thumb", 120]]);
+        again.variants[0]!.objectKey = `variants/${file.id}/thumb-v2.webp`;
+        expect(await repo.completeProcessing(file.id, second.workerId, again, new Date())).toBe(true);
+        expect((await byId(repo, owner, file.id)).variants).toEqual(again.variants);
+
+        const third = { workerId: `worker-${randomUUID()}`, leaseMs: 60_000 };
+        await repo.requestProcessing(owner, [file.id], { webpQuality: null, claim: third }, new Date());
+        expect(await repo.completeProcessing(file.id, third.workerId, newResult(file.id, file.sha256, []), new Date())).toBe(true);
+        expect(await byId(repo, owner, file.id)).toMatchObject({ processingStatus: "completed", variants: [] });
+      });
+    });
+
+    // The queue is global (not per owner), so each test gets a database of its own.
+    describe("processing queue", () => {
+      let queue: OpenedRepository;
+      let q: FileRepository;
+      const t0 = at("2025-06-01T12:00:00.000Z");
+      const lease = 60_000;
+      const claim = (workerId: string, now: Date, limit = 10, leaseMs = lease) =>
+        q.claimProcessing({ workerId, leaseMs, limit, now });
+
+      beforeEach(async () => {
+        queue = await contract.open();
+        q = queue.repo;
+      });
+
+      afterEach(async () => {
+        await queue?.close();
+      });
+
+      it("hands out due jobs once, oldest due first, with what the worker needs", async () => {
+        const owner = newOwner();
+        const late = newUploaded(owner, { uploadedAt: plus(t0, 2), purpose: "story", processing: { webpQuality: 75 } });
+        const early = newUploaded(owner, { uploadedAt: t0, processing: { webpQuality: null } });
+        const future = newUploaded(owner, { uploadedAt: plus(t0, 60_000), processing: { webpQuality: null } });
+        for (const file of [late, early, future]) await q.insertUploaded(file);
+
+        expect(await claim("w1", plus(t0, 10), 1)).toEqual([
+          {
+            fileId: early.id,
+            ownerId: owner,
+            objectKey: early.objectKey,
+            contentType: early.contentType,
+            purpose: early.purpose,
+            webpQuality: null,
+            attempts: 1,
+          },
+        ]);
+        expect(await claim("w2", plus(t0, 10))).toEqual([
+          {
+            fileId: late.id,
+            ownerId: owner,
+            objectKey: late.objectKey,
+            contentType: late.contentType,
+            purpose: "story",
+            webpQuality: 75,
+            attempts: 1,
+          },
+        ]);
+        // Not due yet; the others are held.
+        expect(await claim("w3", plus(t0, 10))).toEqual([]);
+        expect(jobIds(await claim("w3", plus(t0, 60_000)))).toEqual([future.id]);
+        expect(await claim("w3", plus(t0, 59_000))).toEqual([]);
+        expect((await byId(q, owner, early.id)).processingStatus).toBe("processing");
+      });
+
+      it("never hands one job to two repository instances claiming at the same time", async () => {
+        const other = await queue.another();
+        try {
+          const owner = newOwner();
+          const files = Array.from({ length: 30 }, (_, i) => newUploaded(owner, { uploadedAt: plus(t0, i) }));
+          for (const file of files) await q.insertUploaded(file);
+          const now = plus(t0, 1_000);
+
+          const drain = async (repo: FileRepository, workerId: string) => {
+            const got: ProcessingJob[] = [];
+            for (;;) {
+              const jobs = await repo.claimProcessing({ workerId, leaseMs: lease, limit: 3, now });
+              if (jobs.length === 0) return got;
+              got.push(...jobs);
+            }
+          };
+          // Connected before the race, so neither drains the queue while the other still connects.
+          await Promise.all([q.ping(), other.ping()]);
+          const [a, b] = await Promise.all([drain(q, "worker-a"), drain(other, "worker-b")]);
+
+          // Both took part (a claim that locked every due row would leave the other none).
+          expect(a.length, "worker-a's jobs").toBeGreaterThan(0);
+          expect(b.length, "worker-b's jobs").toBeGreaterThan(0);
+          expect([...jobIds(a), ...jobIds(b)].sort()).toEqual(sortedIds(idsOf(files)));
+          expect(new Set([...jobIds(a), ...jobIds(b)]).size).toBe(30);
+          expect([...a, ...b].every((job) => job.attempts === 1)).toBe(true);
+          // Each job belongs to the worker that got it, and only to that one.
+          for (const [mine, theirs, workerId, otherWorker] of [
+            [a, q, "worker-a", "worker-b"],
+            [b, other, "worker-b", "worker-a"],
+          ] as const) {
+            for (const job of mine) {
+              const result = newResult(job.fileId, sha256Of(job.fileId), [["thumb", 100]]);
+              expect(await theirs.completeProcessing(job.fileId, otherWorker, result, now)).toBe(false);
+              expect(await theirs.completeProcessing(job.fileId, workerId, result, now)).toBe(true);
+            }
+          }
+        } finally {
+          await other.close();
+        }
+      });
+
+      it("gives a job whose lease ran out to another worker, and refuses the first worker's late result", async () => {
+        const owner = newOwner();
+        const file = newUploaded(owner, { uploadedAt: t0 });
+        await q.insertUploaded(file);
+
+        expect(jobIds(await claim("worker-a", plus(t0, 100), 10, 1_000))).toEqual([file.id]);
+        expect(await claim("worker-b", plus(t0, 1_000))).toEqual([]); // held until t0 + 1100
+        const [retaken] = await claim("worker-b", plus(t0, 1_200));
+        expect(retaken).toMatchObject({ fileId: file.id, attempts: 2 });
+
+        const result = newResult(file.id, file.sha256, [["thumb", 100]]);
+        expect(await q.completeProcessing(file.id, "worker-a", result, plus(t0, 1_300))).toBe(false);
+        expect(await q.failProcessing(file.id, "worker-a", "late", null)).toBe(false);
+        expect(await byId(q, owner, file.id)).toMatchObject({ processingStatus: "processing", variants: [] });
+        expect(await q.completeProcessing(file.id, "worker-b", result, plus(t0, 1_400))).toBe(true);
+        expect(await byId(q, owner, file.id)).toMatchObject({ processingStatus: "completed", processingError: null });
+        expect(await claim("worker-c", plus(t0, 10 * lease))).toEqual([]);
+      });
+
+      it("takes up a job again once the lease of a worker that stopped runs out", async () => {
+        const owner = newOwner();
+        const file = newUploaded(owner, { uploadedAt: t0, processing: { webpQuality: 60, claim: { workerId: "worker-a", leaseMs: 5_000 } } });
+        await q.insertUploaded(file);
+        // Inserted claimed: nobody else may take it during the lease.
+        expect(await claim("worker-b", plus(t0, 4_000))).toEqual([]);
+        expect(await claim("worker-b", plus(t0, 6_000))).toEqual([
+          expect.objectContaining({ fileId: file.id, webpQuality: 60, attempts: 2 }),
+        ]);
+      });
+
+      it("retries a failed attempt at the given time, not before", async () => {
+        const owner = newOwner();
+        const file = newUploaded(owner, { uploadedAt: t0 });
+        await q.insertUploaded(file);
+        await claim("worker-a", t0);
+        const retryAt = plus(t0, 60_000);
+
+        expect(await q.failProcessing(file.id, "worker-a", "storage timeout", retryAt)).toBe(true);
+        expect(await byId(q, owner, file.id)).toMatchObject({ processingStatus: "pending", processingError: "storage timeout" });
+        // The attempt is over: the claim is gone.
+        expect(await q.failProcessing(file.id, "worker-a", "again", null)).toBe(false);
+        expect(await q.completeProcessing(file.id, "worker-a", newResult(file.id, file.sha256, []), t0)).toBe(false);
+
+        expect(await claim("worker-b", plus(retryAt, -1))).toEqual([]);
+        expect(await claim("worker-b", retryAt)).toEqual([expect.objectContaining({ fileId: file.id, attempts: 2 })]);
+      });
+
+      it("fails a job for good without a retry time, keeping the error", async () => {
+        const owner = newOwner();
+        const file = newUploaded(owner, { uploadedAt: t0, processing: { webpQuality: null, claim: { workerId: "worker-a", leaseMs: lease } } });
+        await q.insertUploaded(file);
+        // Longer than the column: stored cut, by characters.
+        const error = `not an image: ${"é🎉".repeat(600)}`;
+
+        expect(await q.failProcessing(file.id, "worker-a", error, null)).toBe(true);
+        expect(await byId(q, owner, file.id)).toMatchObject({
+          processingStatus: "failed",
+          processingError: [...error].slice(0, 1000).join(""),
+        });
+        expect(await claim("worker-b", plus(t0, 100 * lease))).toEqual([]);
+        expect(await q.completeProcessing(file.id, "worker-a", newResult(file.id, file.sha256, []), t0)).toBe(false);
+      });
+
+      it("processes a presigned upload only once it is confirmed and queued", async () => {
+        const owner = newOwner();
+        const [a, b, c, d] = newRecords(owner, 4) as [NewFileRecord, NewFileRecord, NewFileRecord, NewFileRecord];
+        await q.insertPending([a, b, c, d]);
+        expect(await claim("worker-a", plus(t0, 100 * lease))).toEqual([]);
+        expect(await q.markUploaded(owner, [a.id, b.id, d.id], t0)).toBe(3);
+        expect(await q.markDeleted(owner, [d.id], t0)).toBe(1);
+        // Confirmed, but not queued yet.
+        expect(await claim("worker-a", plus(t0, 100 * lease))).toEqual([]);
+        expect((await byId(q, owner, a.id)).processingStatus).toBe("pending");
+
+        // c is still pending (not uploaded), d deleted: neither is queued.
+        expect(await q.requestProcessing(owner, [a.id, b.id, c.id, d.id], { webpQuality: 90 }, t0)).toBe(2);
+        expect(await claim("worker-a", plus(t0, -1))).toEqual([]);
+        const jobs = await claim("worker-a", t0);
+        expect(jobIds(jobs)).toEqual(sortedIds([a.id, b.id]));
+        expect(jobs.every((job) => job.webpQuality === 90 && job.attempts === 1)).toBe(true);
+
+        // Queuing again resets what the earlier attempts left.
+        await q.failProcessing(a.id, "worker-a", "broken", null);
+        expect(await q.requestProcessing(owner, [a.id], { webpQuality: null }, plus(t0, 1))).toBe(1);
+        expect(await byId(q, owner, a.id)).toMatchObject({ processingStatus: "pending", processingError: null });
+        expect(await claim("worker-b", plus(t0, 1))).toEqual([
+          expect.objectContaining({ fileId: a.id, webpQuality: null, attempts: 1 }),
+        ]);
+
+        // A synchronous request claims right away.
+        await q.failProcessing(a.id, "worker-b", "broken", null);
+        expect(await q.requestProcessing(owner, [a.id], { webpQuality: 40, claim: { workerId: "sync", leaseMs: lease } }, plus(t0, 2))).toBe(1);
+        expect(await byId(q, owner, a.id)).toMatchObject({ processingStatus: "processing", processingError: null });
+        expect(await claim("worker-b", plus(t0, 3))).toEqual([]);
+        expect(await q.completeProcessing(a.id, "sync", newResult(a.id, sha256Of("a"), []), plus(t0, 4))).toBe(true);
+      });
+
+      it("cancels unfinished processing of deleted files and frees their hashes", async () => {
+        const owner = newOwner();
+        const worker = { workerId: "worker-a", leaseMs: lease };
+        const queued = newUploaded(owner, { uploadedAt: t0 });
+        const running = newUploaded(owner, { uploadedAt: t0, processing: { webpQuality: null, claim: worker } });
+        const done = newUploaded(owner, { uploadedAt: t0, processing: { webpQuality: null, claim: worker } });
+        const failed = newUploaded(owner, { uploadedAt: t0, processing: { webpQuality: null, claim: worker } });
+        const presigned = newRecord(owner);
+        for (const file of [queued, running, done, failed]) await q.insertUploaded(file);
+        await q.insertPending([presigned]);
+        const doneResult = newResult(done.id, done.sha256, [["thumb", 100]]);
+        expect(await q.completeProcessing(done.id, worker.workerId, doneResult, t0)).toBe(true);
+        expect(await q.failProcessing(failed.id, worker.workerId, "broken", null)).toBe(true);
+
+        const all = [queued, running, done, failed, presigned];
+        expect(await q.markDeleted(owner, idsOf(all), plus(t0, 1))).toBe(5);
+        const found = new Map((await q.findByIds(owner, idsOf(all))).map((r) => [r.id, r]));
+        expect(all.map((f) => found.get(f.id)?.processingStatus)).toEqual([
+          "cancelled",
+          "cancelled",
+          "completed",
+          "failed",
+          "cancelled",
+        ]);
+        // A finished result stays readable (e.g. to remove its objects).
+        expect(found.get(done.id)?.variants).toEqual(doneResult.variants);
+
+        expect(await claim("worker-b", plus(t0, 100 * lease))).toEqual([]);
+        expect(await q.completeProcessing(running.id, worker.workerId, newResult(running.id, running.sha256, []), t0)).toBe(false);
+        expect(await q.requestProcessing(owner, idsOf(all), { webpQuality: null }, t0)).toBe(0);
+        for (const file of [queued, running, done, failed]) {
+          expect(await q.findByContentHash(owner, file.sha256)).toBeUndefined();
+          const again = newUploaded(owner, { sha256: file.sha256 });
+          expect(await q.insertUploaded(again)).toEqual({ inserted: true });
+        }
+      });
+
+      it("refuses the result for a file deleted while it was processed", async () => {
+        const owner = newOwner();
+        const file = newUploaded(owner, { uploadedAt: t0 });
+        await q.insertUploaded(file);
+        expect(jobIds(await claim("worker-a", t0))).toEqual([file.id]);
+        await q.markDeleted(owner, [file.id], plus(t0, 1));
+
+        const result = newResult(file.id, file.sha256, [["thumb", 100]]);
+        expect(await q.completeProcessing(file.id, "worker-a", result, plus(t0, 2))).toBe(false);
+        expect(await q.failProcessing(file.id, "worker-a", "whatever", plus(t0, 3))).toBe(false);
+        expect(await byId(q, owner, file.id)).toMatchObject({
+          status: "deleted",
+          processingStatus: "cancelled",
+          blurhash: null,
+          variants: [],
+        });
+        expect(await q.findByContentHash(owner, file.sha256)).toBeUndefined();
+      });
+
+      it("records a processed file's hash for dedup unless another live file of the owner has it", async () => {
+        const owner = newOwner();
+        const [a, b] = newRecords(owner, 2) as [NewFileRecord, NewFileRecord];
+        await q.insertPending([a, b]);
+        await q.markUploaded(owner, [a.id, b.id], t0);
+        await q.requestProcessing(owner, [a.id, b.id], { webpQuality: null }, t0);
+        expect(jobIds(await claim("worker-a", t0))).toEqual(sortedIds([a.id, b.id]));
+        const sha256 = sha256Of(randomUUID());
+
+        expect(await q.completeProcessing(a.id, "worker-a", newResult(a.id, sha256, []), t0)).toBe(true);
+        expect((await q.findByContentHash(owner, sha256))?.id).toBe(a.id);
+        // The same content again (presigned uploads cannot be refused up front): completed all the same.
+        expect(await q.completeProcessing(b.id, "worker-a", newResult(b.id, sha256, []), t0)).toBe(true);
+        expect(await byId(q, owner, b.id)).toMatchObject({ processingStatus: "completed", sha256 });
+        expect((await q.findByContentHash(owner, sha256))?.id).toBe(a.id);
+
+        const upload = newUploaded(owner, { sha256 });
+        expect(await q.insertUploaded(upload)).toMatchObject({ inserted: false, existing: { id: a.id } });
+        // Reprocessing the holder keeps its hash.
+        await q.requestProcessing(owner, [a.id], { webpQuality: null, claim: { workerId: "worker-b", leaseMs: lease } }, t0);
+        expect(await q.completeProcessing(a.id, "worker-b", newResult(a.id, sha256, []), t0)).toBe(true);
+        expect((await q.findByContentHash(owner, sha256))?.id).toBe(a.id);
+      });
+    });
+
     describe("an unreachable database", () => {
       it("fails every operation with DependencyUnavailableError", async () => {
         const unreachable = await contract.openUnreachable();
@@ -314,6 +800,32 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
   });
 }
 
+interface Journal {
+  entries: { tag: string }[];
+}
+
+/** The tags of the migrations in a drizzle migrations folder, oldest first. */
+export async function migrationTags(folder: string): Promise<string[]> {
+  const journal = JSON.parse(await readFile(path.join(folder, "meta/_journal.json"), "utf8")) as Journal;
+  return journal.entries.map((entry) => entry.tag);
+}
+
+/**
+ * A copy of a migrations folder that ends with migration `lastTag`: the database
+ * an older release left behind, for testing an upgrade. Remove it with `discard`.
+ */
+export async function migrationsUpTo(folder: string, lastTag: string): Promise<{ folder: string; discard(): Promise<void> }> {
+  const copy = await mkdtemp(path.join(tmpdir(), "file-service-migrations-"));
+  await cp(folder, copy, { recursive: true });
+  const journalFile = path.join(copy, "meta/_journal.json");
+  const journal = JSON.parse(await readFile(journalFile, "utf8")) as Journal;
+  const last = journal.entries.findIndex((entry) => entry.tag === lastTag);
+  if (last < 0) throw new Error(`no migration ${lastTag} in ${folder}`);
+  journal.entries = journal.entries.slice(0, last + 1);
+  await writeFile(journalFile, JSON.stringify(journal));
+  return { folder: copy, discard: () => rm(copy, { recursive: true, force: true }) };
+}
+
 /** One call of every repository operation, for checks that must hold for all of them. */
 export function everyOperation(repo: FileRepository, owner: string): Array<() => Promise<unknown>> {
   return [
@@ -324,5 +836,11 @@ export function everyOperation(repo: FileRepository, owner: string): Array<() =>
     () => repo.markDeleted(owner, [uuidv7()], new Date()),
     () => repo.list({ ownerId: owner, statuses: ["pending"], limit: 1 }),
     () => repo.countByStatus(),
+    () => repo.insertUploaded(newUploaded(owner)),
+    () => repo.findByContentHash(owner, sha256Of("x")),
+    () => repo.requestProcessing(owner, [uuidv7()], { webpQuality: null }, new Date()),
+    () => repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 1, now: new Date() }),
+    () => repo.completeProcessing(uuidv7(), "w", newResult(uuidv7(), sha256Of("x"), [["thumb", 1]]), new Date()),
+    () => repo.failProcessing(uuidv7(), "w", "error", null),
   ];
 }

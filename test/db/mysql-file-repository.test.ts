@@ -1,15 +1,34 @@
 // MySQL FileRepository against a real MariaDB/MySQL (see test/support/database.ts):
 // the shared contract, then what only MySQL has (collations, server-side UTC,
 // network failures, the migration runner).
+import path from "node:path";
+import { drizzle } from "drizzle-orm/mysql2";
+import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FileRepository } from "../../src/db/file-repository.js";
 import { migrateMysql } from "../../src/db/migrate.js";
-import { createMysqlFileRepository, toRepositoryError } from "../../src/db/mysql/mysql-file-repository.js";
+import {
+  createMysqlFileRepository,
+  isDedupConflict,
+  toRepositoryError,
+} from "../../src/db/mysql/mysql-file-repository.js";
 import { DependencyUnavailableError } from "../../src/errors.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { describeFileRepository, everyOperation, newOwner, newRecord } from "./file-repository-contract.js";
+import {
+  byId,
+  describeFileRepository,
+  everyOperation,
+  migrationsUpTo,
+  migrationTags,
+  newOwner,
+  newRecord,
+  newUploaded,
+  unprocessed,
+} from "./file-repository-contract.js";
+
+const migrationsFolder = path.join(import.meta.dirname, "../../migrations/mysql");
 
 // A zone far from UTC, with DST, proves timestamps do not depend on the process TZ.
 process.env.TZ = "America/St_Johns";
@@ -22,6 +41,7 @@ describeFileRepository("MySQL", {
     const repo = createMysqlFileRepository(database.url, { connectionLimit: 4 });
     return {
       repo,
+      another: async () => createMysqlFileRepository(database.url, { connectionLimit: 4 }),
       close: async () => {
         await repo.close();
         await database.drop();
@@ -53,18 +73,27 @@ describe("MySQL only", () => {
       try {
         const [[defaults]] = await raw.query<mysql.RowDataPacket[]>("SELECT @@collation_database AS c");
         expect(defaults?.c).not.toMatch(/_bin$/); // the precondition: a server default that would not do
-        // status is an ENUM of values the code itself writes; its collation does not matter.
+        // ENUMs hold values the code itself writes; their collation does not matter.
         const [columns] = await raw.query<mysql.RowDataPacket[]>(
-          "SELECT column_name AS name, collation_name AS collation FROM information_schema.columns WHERE table_schema = ? AND table_name = 'files' AND collation_name IS NOT NULL AND column_name <> 'status' ORDER BY column_name",
+          "SELECT table_name AS t, column_name AS c, collation_name AS collation FROM information_schema.columns WHERE table_schema = ? AND collation_name IS NOT NULL AND data_type <> 'enum' AND table_name NOT LIKE '\\_\\_%' ORDER BY table_name, column_name",
           [database.name],
         );
-        expect(Object.fromEntries(columns.map((c) => [c.name, c.collation]))).toEqual({
-          content_type: "utf8mb4_bin",
-          filename: "utf8mb4_bin",
-          id: "ascii_bin",
-          md5: "ascii_bin",
-          object_key: "utf8mb4_bin",
-          owner_id: "utf8mb4_bin",
+        expect(Object.fromEntries(columns.map((c) => [`${c.t}.${c.c}`, c.collation]))).toEqual({
+          "file_variants.content_type": "utf8mb4_bin",
+          "file_variants.file_id": "ascii_bin",
+          "file_variants.name": "ascii_bin",
+          "file_variants.object_key": "utf8mb4_bin",
+          "files.blurhash": "ascii_bin",
+          "files.content_type": "utf8mb4_bin",
+          "files.dedup_sha256": "ascii_bin",
+          "files.filename": "utf8mb4_bin",
+          "files.id": "ascii_bin",
+          "files.md5": "ascii_bin",
+          "files.object_key": "utf8mb4_bin",
+          "files.owner_id": "utf8mb4_bin",
+          "files.processing_error": "utf8mb4_bin",
+          "files.processing_locked_by": "utf8mb4_bin",
+          "files.sha256": "ascii_bin",
         });
       } finally {
         await raw.end();
@@ -138,9 +167,74 @@ describe("MySQL only", () => {
         expect(toRepositoryError(error)).toBe(error);
       }
     });
+
+    it("tells a duplicate upload (the dedup key) from a duplicate id, on MariaDB and MySQL 8", () => {
+      const duplicate = (key: string) =>
+        new Error("Failed query: ...", {
+          cause: Object.assign(new Error(`Duplicate entry 'o-${"ab".repeat(32)}' for key '${key}'`), { code: "ER_DUP_ENTRY" }),
+        });
+      expect(isDedupConflict(duplicate("files_owner_id_dedup_sha256_key"))).toBe(true); // MariaDB
+      expect(isDedupConflict(duplicate("files.files_owner_id_dedup_sha256_key"))).toBe(true); // MySQL 8
+      expect(isDedupConflict(duplicate("PRIMARY"))).toBe(false);
+      expect(isDedupConflict(duplicate("files.PRIMARY"))).toBe(false);
+      expect(isDedupConflict(new Error("Duplicate entry 'x' for key 'files_owner_id_dedup_sha256_key'"))).toBe(false);
+    });
   });
 
   describe("migrateMysql", () => {
+    it("upgrades a database of the first release: existing rows get the defaults and work", async () => {
+      const tags = await migrationTags(migrationsFolder);
+      expect(tags[0]).toBe("0000_init");
+      const old = await createTestDatabase({ migrate: false });
+      const init = await migrationsUpTo(migrationsFolder, "0000_init");
+      const conn = await mysql.createConnection(old.url);
+      const upgraded = createMysqlFileRepository(old.url, { connectionLimit: 2 });
+      try {
+        await migrate(drizzle({ client: conn }), { migrationsFolder: init.folder });
+        const owner = newOwner();
+        const [pendingId, uploadedId] = [uuidv7(), uuidv7()];
+        // Rows as the first release wrote them.
+        await conn.query(
+          "INSERT INTO files (id, owner_id, filename, content_type, size_bytes, md5, status, object_key, created_at, uploaded_at) VALUES (?, ?, 'a.pdf', 'application/pdf', 1, 'm', 'pending', 'k1', '2025-01-01 00:00:00.001', NULL), (?, ?, 'b.png', 'image/png', 2, 'm', 'uploaded', 'k2', '2025-01-01 00:00:00.002', '2025-01-01 00:00:01.000')",
+          [pendingId, owner, uploadedId, owner],
+        );
+
+        await migrateMysql(old.url);
+        const [applied] = await conn.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM __drizzle_migrations");
+        expect(Number(applied[0]?.n)).toBe(tags.length);
+
+        expect(await byId(upgraded, owner, uploadedId)).toEqual({
+          id: uploadedId,
+          ownerId: owner,
+          filename: "b.png",
+          contentType: "image/png",
+          sizeBytes: 2,
+          md5: "m",
+          status: "uploaded",
+          objectKey: "k2",
+          createdAt: new Date("2025-01-01T00:00:00.002Z"),
+          uploadedAt: new Date("2025-01-01T00:00:01.000Z"),
+          deletedAt: null,
+          purpose: "unspecified",
+          ...unprocessed,
+          variants: [],
+        });
+        // Not due until someone queues it; then it is an ordinary job.
+        const now = new Date();
+        expect(await upgraded.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toEqual([]);
+        expect(await upgraded.requestProcessing(owner, [pendingId, uploadedId], { webpQuality: null }, now)).toBe(1);
+        expect(await upgraded.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toMatchObject([
+          { fileId: uploadedId, attempts: 1 },
+        ]);
+        expect(await upgraded.insertUploaded(newUploaded(owner))).toEqual({ inserted: true });
+      } finally {
+        await upgraded.close();
+        await conn.end();
+        await init.discard();
+        await old.drop();
+      }
+    });
+
     it("applies migrations once; later runs, even concurrent ones, change nothing", async () => {
       const empty = await createTestDatabase({ migrate: false });
       const conn = await mysql.createConnection(empty.url);

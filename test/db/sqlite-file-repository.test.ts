@@ -6,12 +6,29 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Client, createClient } from "@libsql/client";
+import { drizzle } from "drizzle-orm/libsql";
+import { migrate } from "drizzle-orm/libsql/migrator";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FileRepository, FileStatus } from "../../src/db/file-repository.js";
 import { createSqliteFileRepository, toRepositoryError } from "../../src/db/sqlite/sqlite-file-repository.js";
 import { DependencyUnavailableError } from "../../src/errors.js";
-import { causeCodes, describeFileRepository, idsOf, newOwner, newRecord, newRecords } from "./file-repository-contract.js";
+import {
+  byId,
+  causeCodes,
+  describeFileRepository,
+  idsOf,
+  migrationsUpTo,
+  migrationTags,
+  newOwner,
+  newRecord,
+  newRecords,
+  newUploaded,
+  unprocessed,
+} from "./file-repository-contract.js";
+
+const migrationsFolder = path.join(import.meta.dirname, "../../migrations/sqlite");
+const allMigrations = await migrationTags(migrationsFolder);
 
 // A zone far from UTC, with DST, proves timestamps do not depend on the process TZ.
 process.env.TZ = "America/St_Johns";
@@ -31,8 +48,9 @@ afterAll(async () => {
 
 describeFileRepository("SQLite", {
   async open() {
-    const repo = await createSqliteFileRepository(newFile());
-    return { repo, close: () => repo.close() };
+    const file = newFile();
+    const repo = await createSqliteFileRepository(file);
+    return { repo, another: () => createSqliteFileRepository(file), close: () => repo.close() };
   },
   // A closed client: every query fails as the file being unreachable would.
   async openUnreachable() {
@@ -89,7 +107,7 @@ describe("SQLite only", () => {
       } finally {
         process.chdir(cwd);
       }
-      expect(await appliedMigrations(path.join(dir, "data/files.db"))).toHaveLength(1);
+      expect(await appliedMigrations(path.join(dir, "data/files.db"))).toHaveLength(allMigrations.length);
     });
 
     it("applies migrations at open, once: reopening applies nothing and keeps the data", async () => {
@@ -121,11 +139,63 @@ describe("SQLite only", () => {
       const file = newFile();
       const repos = await Promise.all(Array.from({ length: 4 }, () => createSqliteFileRepository(file)));
       try {
-        expect(await appliedMigrations(file)).toHaveLength(1);
+        expect(await appliedMigrations(file)).toHaveLength(allMigrations.length);
         await Promise.all(repos.map((repo) => repo.insertPending([newRecord(newOwner())])));
         expect((await repos[0]!.countByStatus()).pending).toBe(4);
       } finally {
         await Promise.all(repos.map((repo) => repo.close()));
+      }
+    });
+
+    it("upgrades a file of the first release: existing rows get the defaults and work", async () => {
+      expect(allMigrations[0]).toBe("0000_init");
+      const file = newFile();
+      await mkdir(path.dirname(file), { recursive: true });
+      const init = await migrationsUpTo(migrationsFolder, "0000_init");
+      const owner = newOwner();
+      const [pendingId, uploadedId] = [uuidv7(), uuidv7()];
+      try {
+        await withRaw(file, async (raw) => {
+          await migrate(drizzle({ client: raw }), { migrationsFolder: init.folder });
+          // Rows as the first release wrote them.
+          await raw.execute({
+            sql: "INSERT INTO files (id, owner_id, filename, content_type, size_bytes, md5, status, object_key, created_at, uploaded_at) VALUES (?, ?, 'a.pdf', 'application/pdf', 1, 'm', 'pending', 'k1', 1735689600001, NULL), (?, ?, 'b.png', 'image/png', 2, 'm', 'uploaded', 'k2', 1735689600002, 1735689601000)",
+            args: [pendingId, owner, uploadedId, owner],
+          });
+        });
+      } finally {
+        await init.discard();
+      }
+
+      const repo = await createSqliteFileRepository(file);
+      try {
+        expect(await appliedMigrations(file)).toHaveLength(allMigrations.length);
+        expect(await byId(repo, owner, uploadedId)).toEqual({
+          id: uploadedId,
+          ownerId: owner,
+          filename: "b.png",
+          contentType: "image/png",
+          sizeBytes: 2,
+          md5: "m",
+          status: "uploaded",
+          objectKey: "k2",
+          createdAt: new Date("2025-01-01T00:00:00.002Z"),
+          uploadedAt: new Date("2025-01-01T00:00:01.000Z"),
+          deletedAt: null,
+          purpose: "unspecified",
+          ...unprocessed,
+          variants: [],
+        });
+        // Not due until someone queues it; then it is an ordinary job.
+        const now = new Date();
+        expect(await repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toEqual([]);
+        expect(await repo.requestProcessing(owner, [pendingId, uploadedId], { webpQuality: null }, now)).toBe(1);
+        expect(await repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toMatchObject([
+          { fileId: uploadedId, attempts: 1 },
+        ]);
+        expect(await repo.insertUploaded(newUploaded(owner))).toEqual({ inserted: true });
+      } finally {
+        await repo.close();
       }
     });
 
@@ -153,7 +223,7 @@ describe("SQLite only", () => {
   });
 
   describe("storage", () => {
-    it("stores timestamps as epoch milliseconds and only the known statuses", async () => {
+    it("stores timestamps as epoch milliseconds and only the known statuses and purposes", async () => {
       const file = newFile();
       const repo = await createSqliteFileRepository(file);
       try {
@@ -165,8 +235,10 @@ describe("SQLite only", () => {
         await withRaw(file, async (raw) => {
           const row = (await raw.execute({ sql: "SELECT created_at FROM files WHERE id = ?", args: [id] })).rows[0];
           expect(row?.created_at).toBe(createdAt.getTime());
-          const error = await failureOf(raw.execute({ sql: "UPDATE files SET status = 'archived' WHERE id = ?", args: [id] }));
-          expect(causeCodes(error)).toContain("SQLITE_CONSTRAINT");
+          for (const column of ["status", "purpose", "processing_status"]) {
+            const error = await failureOf(raw.execute({ sql: `UPDATE files SET ${column} = 'archived' WHERE id = ?`, args: [id] }));
+            expect(causeCodes(error), column).toContain("SQLITE_CONSTRAINT");
+          }
         });
       } finally {
         await repo.close();

@@ -1,16 +1,47 @@
 // FileRepository on MySQL 8 / MariaDB 10.11 through a mysql2 pool and drizzle.
-import { count, desc } from "drizzle-orm";
+import { asc, count, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import mysql from "mysql2/promise";
 import { DependencyUnavailableError } from "../../errors.js";
-import type { FileRecord, FileRepository, ListFilesQuery, NewFileRecord } from "../file-repository.js";
-import { countsByStatus, listedBy, notDeletedAmong, ownedAmong, pendingAmong } from "../file-conditions.js";
-import { files } from "./schema.js";
+import type {
+  FileRecord,
+  FileRepository,
+  ListFilesQuery,
+  NewFileRecord,
+  NewUploadedFile,
+  ProcessingJob,
+  ProcessingRequest,
+  ProcessingResult,
+} from "../file-repository.js";
+import {
+  claimedValues,
+  claimHeldBy,
+  completedValues,
+  countsByStatus,
+  deletedValues,
+  failedValues,
+  holdingHash,
+  leaseExpired,
+  listedBy,
+  notDeletedAmong,
+  ownedAmong,
+  pendingAmong,
+  pendingDue,
+  queuedValues,
+  uploadedAmong,
+  variantRows,
+  withVariants,
+} from "../file-conditions.js";
+import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
 
 export interface MysqlFileRepositoryOptions {
   /** Pool size; default 16. */
   connectionLimit?: number;
 }
+
+// How often insertUploaded tries again when the file it collided with was
+// deleted before it could be read (each round needs a concurrent delete).
+const insertUploadedRounds = 3;
 
 export function createMysqlFileRepository(
   databaseUrl: string,
@@ -40,6 +71,19 @@ export function createMysqlFileRepository(
     }
   }
 
+  /** The records matching `where`, each with its variants: two queries whatever their number. */
+  async function readRecords(where: ReturnType<typeof ownedAmong>, page?: { limit: number }): Promise<FileRecord[]> {
+    const query = db.select(fileRecordColumns).from(files).where(where).orderBy(desc(files.id));
+    const records = await (page ? query.limit(page.limit) : query);
+    if (records.length === 0) return [];
+    const variants = await db
+      .select()
+      .from(fileVariants)
+      .where(inArray(fileVariants.fileId, records.map((r) => r.id)))
+      .orderBy(asc(fileVariants.fileId), asc(fileVariants.name));
+    return withVariants(records, variants);
+  }
+
   return {
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {
@@ -52,18 +96,45 @@ export function createMysqlFileRepository(
         });
       }),
 
+    insertUploaded: ({ sha256, uploadedAt, processing, ...record }: NewUploadedFile) =>
+      run(async () => {
+        const row = {
+          ...record,
+          status: "uploaded" as const,
+          uploadedAt,
+          sha256,
+          dedupSha256: sha256,
+          ...queuedValues(processing, uploadedAt),
+        };
+        // The unique key (owner_id, dedup_sha256) decides between concurrent
+        // identical uploads: exactly one INSERT succeeds, the others read its row.
+        for (let round = 1; ; round++) {
+          try {
+            await db.insert(files).values(row);
+            return { inserted: true as const };
+          } catch (error) {
+            if (!isDedupConflict(error)) throw error;
+            const [existing] = await readRecords(holdingHash(files, record.ownerId, sha256));
+            if (existing) return { inserted: false as const, existing };
+            // Deleted (its key freed) in between: the next INSERT can succeed.
+            if (round === insertUploadedRounds) throw error;
+          }
+        }
+      }),
+
     findByIds: (ownerId: string, ids: readonly string[]) =>
       run(async (): Promise<FileRecord[]> => {
         if (ids.length === 0) return [];
-        return db
-          .select()
-          .from(files)
-          .where(ownedAmong(files, ownerId, ids));
+        return readRecords(ownedAmong(files, ownerId, ids));
       }),
+
+    findByContentHash: (ownerId: string, sha256: string) =>
+      run(async () => (await readRecords(holdingHash(files, ownerId, sha256)))[0]),
 
     markUploaded: (ownerId: string, ids: readonly string[], at: Date) =>
       run(async () => {
         if (ids.length === 0) return 0;
+        // Processing stays pending but not due: the caller queues it (requestProcessing).
         const [result] = await db
           .update(files)
           .set({ status: "uploaded", uploadedAt: at })
@@ -78,7 +149,7 @@ export function createMysqlFileRepository(
         if (ids.length === 0) return 0;
         const [result] = await db
           .update(files)
-          .set({ status: "deleted", deletedAt: at })
+          .set({ status: "deleted", deletedAt: at, ...deletedValues(files) })
           .where(notDeletedAmong(files, ownerId, ids));
         return result.affectedRows;
       }),
@@ -86,13 +157,99 @@ export function createMysqlFileRepository(
     list: (query: ListFilesQuery) =>
       run(async (): Promise<FileRecord[]> => {
         if (query.statuses.length === 0 || query.limit < 1) return [];
-        return db.select().from(files).where(listedBy(files, query)).orderBy(desc(files.id)).limit(query.limit);
+        return readRecords(listedBy(files, query), { limit: query.limit });
       }),
 
     countByStatus: () =>
       run(async () => {
         const rows = await db.select({ status: files.status, count: count() }).from(files).groupBy(files.status);
         return countsByStatus(rows);
+      }),
+
+    requestProcessing: (ownerId: string, ids: readonly string[], request: ProcessingRequest, at: Date) =>
+      run(async () => {
+        if (ids.length === 0) return 0;
+        const [result] = await db
+          .update(files)
+          .set(queuedValues(request, at))
+          .where(uploadedAmong(files, ownerId, ids));
+        return result.affectedRows;
+      }),
+
+    claimProcessing: ({ workerId, leaseMs, limit, now }) =>
+      run(async (): Promise<ProcessingJob[]> => {
+        if (limit < 1) return [];
+        // Locking reads in index order, cut at the limit, lock only what they
+        // return: SKIP LOCKED passes over rows another claimer (or a writer) holds,
+        // so concurrent claimers take disjoint jobs without waiting. READ
+        // COMMITTED: no gap locks, and rows read but not matching are released.
+        return db.transaction(
+          async (tx) => {
+            const due = await tx
+              .select({ id: files.id })
+              .from(files)
+              .where(pendingDue(files, now))
+              .orderBy(asc(files.processingDueAt))
+              .limit(limit)
+              .for("update", { skipLocked: true });
+            if (due.length < limit) {
+              due.push(
+                ...(await tx
+                  .select({ id: files.id })
+                  .from(files)
+                  .where(leaseExpired(files, now))
+                  .orderBy(asc(files.processingLockedUntil))
+                  .limit(limit - due.length)
+                  .for("update", { skipLocked: true })),
+              );
+            }
+            if (due.length === 0) return [];
+            const ids = due.map((row) => row.id);
+            await tx
+              .update(files)
+              .set(claimedValues(files, { workerId, leaseMs }, now))
+              .where(inArray(files.id, ids));
+            return tx.select(processingJobColumns).from(files).where(inArray(files.id, ids));
+          },
+          { isolationLevel: "read committed" },
+        );
+      }),
+
+    // The completion time (the interface's 4th argument) is not stored.
+    completeProcessing: (fileId: string, workerId: string, result: ProcessingResult) =>
+      run(async () => {
+        return db.transaction(
+          async (tx) => {
+            // Locks the row: the claim cannot be lost (or the file deleted) until commit.
+            const [updated] = await tx
+              .update(files)
+              .set({ ...completedValues(result), dedupSha256: null })
+              .where(claimHeldBy(files, fileId, workerId));
+            if (updated.affectedRows === 0) return false;
+            await tx.delete(fileVariants).where(eq(fileVariants.fileId, fileId));
+            const rows = variantRows(fileId, result.variants);
+            if (rows.length > 0) await tx.insert(fileVariants).values(rows);
+            // The dedup key, unless another live file of the owner holds this hash:
+            // the unique key says so (MySQL cannot read the table it updates in a
+            // subquery). A failed statement rolls back only itself, not the transaction.
+            try {
+              await tx.update(files).set({ dedupSha256: result.sha256 }).where(eq(files.id, fileId));
+            } catch (error) {
+              if (!isDedupConflict(error)) throw error;
+            }
+            return true;
+          },
+          { isolationLevel: "read committed" },
+        );
+      }),
+
+    failProcessing: (fileId: string, workerId: string, error: string, retryAt: Date | null) =>
+      run(async () => {
+        const [result] = await db
+          .update(files)
+          .set(failedValues(error, retryAt))
+          .where(claimHeldBy(files, fileId, workerId));
+        return result.affectedRows > 0;
       }),
 
     ping: () =>
@@ -102,6 +259,19 @@ export function createMysqlFileRepository(
 
     close: () => (closing ??= pool.end()),
   };
+}
+
+// MariaDB names the key 'files_owner_id_dedup_sha256_key', MySQL 8 'files.files_owner_id_dedup_sha256_key'.
+const dedupKeyViolation = /Duplicate entry .* for key '(?:files\.)?files_owner_id_dedup_sha256_key'$/;
+
+/** A duplicate-key error on the dedup key (not on the id, say), through drizzle's wrapping. */
+export function isDedupConflict(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (code === "ER_DUP_ENTRY") return typeof message === "string" && dedupKeyViolation.test(message);
+    current = cause;
+  }
+  return false;
 }
 
 // Errors that say "the database cannot serve us right now", as opposed to "this

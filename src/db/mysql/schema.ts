@@ -1,8 +1,18 @@
-// The MySQL/MariaDB table behind FileRepository. Change it only together with a
+// The MySQL/MariaDB tables behind FileRepository. Change them only together with a
 // generated migration (npm run generate:migrations); CI runs
 // scripts/check-migrations.sh to catch a schema change without one.
-import { bigint, customType, datetime, index, mysqlEnum, mysqlTable } from "drizzle-orm/mysql-core";
-import type { FileRecord, FileStatus } from "../file-repository.js";
+import {
+  bigint,
+  customType,
+  datetime,
+  index,
+  int,
+  mysqlEnum,
+  mysqlTable,
+  primaryKey,
+  uniqueIndex,
+} from "drizzle-orm/mysql-core";
+import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../file-repository.js";
 
 // drizzle's mysql-core cannot set a column charset, so these spell it out: the
 // result must not depend on the server's or database's defaults, and every
@@ -12,11 +22,30 @@ import type { FileRecord, FileStatus } from "../file-repository.js";
 const asciiChar = customType<{ data: string; driverData: string; config: { length: number }; configRequired: true }>({
   dataType: ({ length }) => `char(${length}) CHARACTER SET ascii COLLATE ascii_bin`,
 });
+const asciiVarchar = customType<{ data: string; driverData: string; config: { length: number }; configRequired: true }>({
+  dataType: ({ length }) => `varchar(${length}) CHARACTER SET ascii COLLATE ascii_bin`,
+});
 const utf8Varchar = customType<{ data: string; driverData: string; config: { length: number }; configRequired: true }>({
   dataType: ({ length }) => `varchar(${length}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
 });
 
 export const fileStatuses = ["pending", "uploaded", "deleted"] as const satisfies readonly FileStatus[];
+export const filePurposes = [
+  "unspecified",
+  "profile_picture",
+  "cover_photo",
+  "post_attachment",
+  "message_attachment",
+  "story",
+  "avatar",
+] as const satisfies readonly FilePurpose[];
+export const processingStatuses = [
+  "pending",
+  "processing",
+  "completed",
+  "failed",
+  "cancelled",
+] as const satisfies readonly ProcessingStatus[];
 
 // datetime mode "date" is UTC both ways whatever the process TZ: drizzle writes
 // Date#toISOString() digits and its mysql2 session reads DATETIME as a string
@@ -38,14 +67,99 @@ export const files = mysqlTable(
     createdAt: timestamp("created_at").notNull(),
     uploadedAt: timestamp("uploaded_at"),
     deletedAt: timestamp("deleted_at"),
+    purpose: mysqlEnum("purpose", filePurposes).notNull().default("unspecified"),
+    // Lowercase hex SHA-256 of the content, once known.
+    sha256: asciiChar("sha256", { length: 64 }),
+    // The dedup key: sha256 while the file is live and the owner's only live file
+    // with that hash, NULL otherwise (deleted, not hashed yet, or a duplicate that
+    // arrived through a presigned upload). Unique per owner; NULLs never collide.
+    dedupSha256: asciiChar("dedup_sha256", { length: 64 }),
+    width: int("width"),
+    height: int("height"),
+    blurhash: asciiVarchar("blurhash", { length: 64 }),
+    processingStatus: mysqlEnum("processing_status", processingStatuses).notNull().default("pending"),
+    processingError: utf8Varchar("processing_error", { length: 1000 }),
+    // The work queue (see FileRepository): claims so far, when a pending job is
+    // due (NULL: not due, e.g. a presigned upload not confirmed yet), and who
+    // holds a processing job until when.
+    processingAttempts: int("processing_attempts").notNull().default(0),
+    processingDueAt: timestamp("processing_due_at"),
+    processingLockedBy: utf8Varchar("processing_locked_by", { length: 64 }),
+    processingLockedUntil: timestamp("processing_locked_until"),
+    processingWebpQuality: int("processing_webp_quality"),
   },
   (t) => [
     // Serves list(): owner's rows walked backwards by id, status filtered on the way.
     index("files_owner_id_id_idx").on(t.ownerId, t.id),
+    // insertUploaded's dedup arbiter, and findByContentHash.
+    uniqueIndex("files_owner_id_dedup_sha256_key").on(t.ownerId, t.dedupSha256),
+    // Serves claimProcessing: pending jobs by due time, and the (few) processing ones.
+    index("files_processing_status_due_at_idx").on(t.processingStatus, t.processingDueAt),
   ],
 );
 
-// Compile-time guard: a row must be a FileRecord, so the schema and the
-// interface cannot drift apart silently.
+// The processed renditions of a file; replaced as a whole by completeProcessing.
+// No foreign key to files, as in the SQLite schema (where libsql enforces foreign
+// keys and drizzle-kit's table rebuilds would cascade into this table): rows of
+// files are never removed, and variants are only written by the transaction that
+// checks the file row.
+export const fileVariants = mysqlTable(
+  "file_variants",
+  {
+    fileId: asciiChar("file_id", { length: 36 }).notNull(),
+    name: asciiVarchar("name", { length: 32 }).notNull(),
+    width: int("width").notNull(),
+    height: int("height").notNull(),
+    contentType: utf8Varchar("content_type", { length: 100 }).notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number", unsigned: true }).notNull(),
+    objectKey: utf8Varchar("object_key", { length: 512 }).notNull(),
+  },
+  (t) => [primaryKey({ name: "file_variants_file_id_name_pk", columns: [t.fileId, t.name] })],
+);
+
+/** The columns of files that make a FileRecord (without its variants); the rest is internal. */
+export const fileRecordColumns = {
+  id: files.id,
+  ownerId: files.ownerId,
+  filename: files.filename,
+  contentType: files.contentType,
+  sizeBytes: files.sizeBytes,
+  md5: files.md5,
+  status: files.status,
+  objectKey: files.objectKey,
+  createdAt: files.createdAt,
+  uploadedAt: files.uploadedAt,
+  deletedAt: files.deletedAt,
+  purpose: files.purpose,
+  sha256: files.sha256,
+  width: files.width,
+  height: files.height,
+  blurhash: files.blurhash,
+  processingStatus: files.processingStatus,
+  processingError: files.processingError,
+};
+
+/** The columns of files that make a ProcessingJob. */
+export const processingJobColumns = {
+  fileId: files.id,
+  ownerId: files.ownerId,
+  objectKey: files.objectKey,
+  contentType: files.contentType,
+  purpose: files.purpose,
+  webpQuality: files.processingWebpQuality,
+  attempts: files.processingAttempts,
+};
+
+// Compile-time guards: the schema and the interface cannot drift apart silently.
 type Assert<T extends true> = T;
-export type RowIsFileRecord = Assert<typeof files.$inferSelect extends FileRecord ? true : false>;
+type FileRow = typeof files.$inferSelect;
+export type StatusesAreComplete = Assert<FileStatus extends (typeof fileStatuses)[number] ? true : false>;
+export type PurposesAreComplete = Assert<FilePurpose extends (typeof filePurposes)[number] ? true : false>;
+export type ProcessingStatusesAreComplete = Assert<
+  ProcessingStatus extends (typeof processingStatuses)[number] ? true : false
+>;
+export type RowIsFileRecord = Assert<FileRow extends Omit<FileRecord, "variants"> ? true : false>;
+export type RecordColumnsAreComplete = Assert<
+  keyof Omit<FileRecord, "variants"> extends keyof typeof fileRecordColumns ? true : false
+>;
+export type VariantRowIsVariantRecord = Assert<typeof fileVariants.$inferSelect extends VariantRecord ? true : false>;

@@ -1,17 +1,50 @@
-// The SQLite/libSQL table behind FileRepository (embedded mode): the same columns
-// and meaning as src/db/mysql/schema.ts. Change it only together with a generated
+// The SQLite/libSQL tables behind FileRepository (embedded mode): the same columns
+// and meaning as src/db/mysql/schema.ts. Change them only together with a generated
 // migration (npx drizzle-kit generate --config drizzle.sqlite.config.ts); CI runs
 // scripts/check-migrations.sh to catch a schema change without one.
-import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import type { FileRecord, FileStatus } from "../file-repository.js";
+import { type SQL, sql } from "drizzle-orm";
+import {
+  type AnySQLiteColumn,
+  check,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
+import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../file-repository.js";
 
 // Not shared with the MySQL schema, so embedded mode never loads mysql-core.
 const fileStatuses = ["pending", "uploaded", "deleted"] as const satisfies readonly FileStatus[];
+const filePurposes = [
+  "unspecified",
+  "profile_picture",
+  "cover_photo",
+  "post_attachment",
+  "message_attachment",
+  "story",
+  "avatar",
+] as const satisfies readonly FilePurpose[];
+const processingStatuses = [
+  "pending",
+  "processing",
+  "completed",
+  "failed",
+  "cancelled",
+] as const satisfies readonly ProcessingStatus[];
 
 // Milliseconds since the epoch in an INTEGER: exact round-trip of a JS Date, no
 // time zone or text format involved.
 const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
+
+// `enum` on a text column is only a TypeScript type; SQLite has no ENUM, so the
+// database enforces the values itself, as MySQL's ENUM does.
+// Unqualified column names: drizzle-kit copies checks verbatim when it rebuilds
+// a table under a temporary name, where "files"."status" would not resolve.
+const oneOf = (column: AnySQLiteColumn, values: readonly string[]): SQL =>
+  sql`${sql.identifier(column.name)} IN (${sql.raw(values.map((v) => `'${v}'`).join(", "))})`;
+const notNegative = (column: AnySQLiteColumn): SQL => sql`${sql.identifier(column.name)} >= 0`;
 
 // SQLite's default BINARY collation already compares and orders text bytewise,
 // which is what owner scoping and the id keyset cursor need (see the MySQL schema).
@@ -30,25 +63,108 @@ export const files = sqliteTable(
     createdAt: timestamp("created_at").notNull(),
     uploadedAt: timestamp("uploaded_at"),
     deletedAt: timestamp("deleted_at"),
+    purpose: text("purpose", { enum: filePurposes }).notNull().default("unspecified"),
+    // Lowercase hex SHA-256 of the content, once known.
+    sha256: text("sha256"),
+    // The dedup key: sha256 while the file is live and the owner's only live file
+    // with that hash, NULL otherwise (deleted, not hashed yet, or a duplicate that
+    // arrived through a presigned upload). Unique per owner; NULLs never collide.
+    dedupSha256: text("dedup_sha256"),
+    width: integer("width", { mode: "number" }),
+    height: integer("height", { mode: "number" }),
+    blurhash: text("blurhash"),
+    processingStatus: text("processing_status", { enum: processingStatuses }).notNull().default("pending"),
+    processingError: text("processing_error"),
+    // The work queue (see FileRepository): claims so far, when a pending job is
+    // due (NULL: not due, e.g. a presigned upload not confirmed yet), and who
+    // holds a processing job until when.
+    processingAttempts: integer("processing_attempts", { mode: "number" }).notNull().default(0),
+    processingDueAt: timestamp("processing_due_at"),
+    processingLockedBy: text("processing_locked_by"),
+    processingLockedUntil: timestamp("processing_locked_until"),
+    processingWebpQuality: integer("processing_webp_quality", { mode: "number" }),
   },
   (t) => [
     // Serves list(): owner's rows walked backwards by id, status filtered on the way.
     index("files_owner_id_id_idx").on(t.ownerId, t.id),
-    // `enum` above is only a TypeScript type; SQLite has no ENUM, so the database
-    // enforces the values itself, as MySQL's ENUM does.
-    // Unqualified column names: drizzle-kit copies checks verbatim when it rebuilds
-    // a table under a temporary name, where "files"."status" would not resolve.
-    check(
-      "files_status_check",
-      sql`${sql.identifier(t.status.name)} IN (${sql.raw(fileStatuses.map((s) => `'${s}'`).join(", "))})`,
-    ),
+    // insertUploaded's dedup arbiter (its ON CONFLICT target), and findByContentHash.
+    uniqueIndex("files_owner_id_dedup_sha256_key").on(t.ownerId, t.dedupSha256),
+    // Serves claimProcessing: pending jobs by due time, and the (few) processing ones.
+    index("files_processing_status_due_at_idx").on(t.processingStatus, t.processingDueAt),
+    check("files_status_check", oneOf(t.status, fileStatuses)),
+    check("files_purpose_check", oneOf(t.purpose, filePurposes)),
+    check("files_processing_status_check", oneOf(t.processingStatus, processingStatuses)),
     // Stands in for MySQL's UNSIGNED.
-    check("files_size_bytes_check", sql`${sql.identifier(t.sizeBytes.name)} >= 0`),
+    check("files_size_bytes_check", notNegative(t.sizeBytes)),
   ],
 );
 
-// Compile-time guard: a row must be a FileRecord, so the schema and the
-// interface cannot drift apart silently.
+// The processed renditions of a file; replaced as a whole by completeProcessing.
+// No foreign key to files: libsql enforces foreign keys, and drizzle-kit rebuilds
+// a table (to change a CHECK, say) by dropping it inside the migrator's
+// transaction, where its "PRAGMA foreign_keys=OFF" has no effect, so the drop
+// would cascade into (or fail on) this table. Rows of files are never removed,
+// and variants are only written by the batch that checks the file row.
+export const fileVariants = sqliteTable(
+  "file_variants",
+  {
+    fileId: text("file_id").notNull(),
+    name: text("name").notNull(),
+    width: integer("width", { mode: "number" }).notNull(),
+    height: integer("height", { mode: "number" }).notNull(),
+    contentType: text("content_type").notNull(),
+    sizeBytes: integer("size_bytes", { mode: "number" }).notNull(),
+    objectKey: text("object_key").notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "file_variants_file_id_name_pk", columns: [t.fileId, t.name] }),
+    check("file_variants_size_bytes_check", notNegative(t.sizeBytes)),
+  ],
+);
+
+/** The columns of files that make a FileRecord (without its variants); the rest is internal. */
+export const fileRecordColumns = {
+  id: files.id,
+  ownerId: files.ownerId,
+  filename: files.filename,
+  contentType: files.contentType,
+  sizeBytes: files.sizeBytes,
+  md5: files.md5,
+  status: files.status,
+  objectKey: files.objectKey,
+  createdAt: files.createdAt,
+  uploadedAt: files.uploadedAt,
+  deletedAt: files.deletedAt,
+  purpose: files.purpose,
+  sha256: files.sha256,
+  width: files.width,
+  height: files.height,
+  blurhash: files.blurhash,
+  processingStatus: files.processingStatus,
+  processingError: files.processingError,
+};
+
+/** The columns of files that make a ProcessingJob. */
+export const processingJobColumns = {
+  fileId: files.id,
+  ownerId: files.ownerId,
+  objectKey: files.objectKey,
+  contentType: files.contentType,
+  purpose: files.purpose,
+  webpQuality: files.processingWebpQuality,
+  attempts: files.processingAttempts,
+};
+
+// Compile-time guards: the schema and the interface cannot drift apart silently.
 type Assert<T extends true> = T;
+type FileRow = typeof files.$inferSelect;
 export type StatusesAreComplete = Assert<FileStatus extends (typeof fileStatuses)[number] ? true : false>;
-export type RowIsFileRecord = Assert<typeof files.$inferSelect extends FileRecord ? true : false>;
+export type PurposesAreComplete = Assert<FilePurpose extends (typeof filePurposes)[number] ? true : false>;
+export type ProcessingStatusesAreComplete = Assert<
+  ProcessingStatus extends (typeof processingStatuses)[number] ? true : false
+>;
+export type RowIsFileRecord = Assert<FileRow extends Omit<FileRecord, "variants"> ? true : false>;
+export type RecordColumnsAreComplete = Assert<
+  keyof Omit<FileRecord, "variants"> extends keyof typeof fileRecordColumns ? true : false
+>;
+export type VariantRowIsVariantRecord = Assert<typeof fileVariants.$inferSelect extends VariantRecord ? true : false>;

@@ -12,16 +12,51 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
-import { count, desc } from "drizzle-orm";
+import { and, asc, count, desc, eq, exists, inArray, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
+import { alias } from "drizzle-orm/sqlite-core";
 import { DependencyUnavailableError } from "../../errors.js";
-import type { FileRecord, FileRepository, ListFilesQuery, NewFileRecord } from "../file-repository.js";
-import { countsByStatus, listedBy, notDeletedAmong, ownedAmong, pendingAmong } from "../file-conditions.js";
-import { files } from "./schema.js";
+import type {
+  FileRecord,
+  FileRepository,
+  ListFilesQuery,
+  NewFileRecord,
+  NewUploadedFile,
+  ProcessingJob,
+  ProcessingRequest,
+  ProcessingResult,
+} from "../file-repository.js";
+import {
+  claimedValues,
+  claimHeldBy,
+  completedValues,
+  countsByStatus,
+  deletedValues,
+  failedValues,
+  holdingHash,
+  leaseExpired,
+  listedBy,
+  notDeletedAmong,
+  ownedAmong,
+  pendingAmong,
+  pendingDue,
+  queuedValues,
+  uploadedAmong,
+  variantRows,
+  withVariants,
+} from "../file-conditions.js";
+import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
 
 // Relative to this module, so the cwd of whoever opens the file does not matter.
 const migrationsFolder = path.join(import.meta.dirname, "../../../migrations/sqlite");
+
+// How often insertUploaded tries again when the file it collided with was
+// deleted before it could be read (each round needs a concurrent delete).
+const insertUploadedRounds = 3;
+
+// Another row of files, for subqueries about the owner's other files.
+const otherFiles = alias(files, "other_files");
 
 export interface SqliteFileRepositoryOptions {
   /** How long a statement waits for another process's lock before failing; default 2000 ms. */
@@ -54,6 +89,19 @@ export async function createSqliteFileRepository(
   }
   let closing: Promise<void> | undefined;
 
+  /** The records matching `where`, each with its variants: two queries whatever their number. */
+  async function readRecords(where: ReturnType<typeof ownedAmong>, page?: { limit: number }): Promise<FileRecord[]> {
+    const query = db.select(fileRecordColumns).from(files).where(where).orderBy(desc(files.id));
+    const records = await (page ? query.limit(page.limit) : query);
+    if (records.length === 0) return [];
+    const variants = await db
+      .select()
+      .from(fileVariants)
+      .where(inArray(fileVariants.fileId, records.map((r) => r.id)))
+      .orderBy(asc(fileVariants.fileId), asc(fileVariants.name));
+    return withVariants(records, variants);
+  }
+
   return {
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {
@@ -64,18 +112,47 @@ export async function createSqliteFileRepository(
         await db.batch([db.insert(files).values(rows)]);
       }),
 
+    insertUploaded: ({ sha256, uploadedAt, processing, ...record }: NewUploadedFile) =>
+      run(async () => {
+        const row = {
+          ...record,
+          status: "uploaded" as const,
+          uploadedAt,
+          sha256,
+          dedupSha256: sha256,
+          ...queuedValues(processing, uploadedAt),
+        };
+        // The unique key (owner_id, dedup_sha256) decides between concurrent
+        // identical uploads: exactly one INSERT inserts, the others read its row.
+        // Only that key's conflict is ignored; a duplicate id still fails.
+        for (let round = 1; ; round++) {
+          const result = await db
+            .insert(files)
+            .values(row)
+            .onConflictDoNothing({ target: [files.ownerId, files.dedupSha256] });
+          if (result.rowsAffected === 1) return { inserted: true as const };
+          const [existing] = await readRecords(holdingHash(files, record.ownerId, sha256));
+          if (existing) return { inserted: false as const, existing };
+          // Deleted (its key freed) in between: the next INSERT can succeed.
+          if (round === insertUploadedRounds) {
+            throw new Error(`insertUploaded: the file holding ${sha256} kept disappearing`);
+          }
+        }
+      }),
+
     findByIds: (ownerId: string, ids: readonly string[]) =>
       run(async (): Promise<FileRecord[]> => {
         if (ids.length === 0) return [];
-        return db
-          .select()
-          .from(files)
-          .where(ownedAmong(files, ownerId, ids));
+        return readRecords(ownedAmong(files, ownerId, ids));
       }),
+
+    findByContentHash: (ownerId: string, sha256: string) =>
+      run(async () => (await readRecords(holdingHash(files, ownerId, sha256)))[0]),
 
     markUploaded: (ownerId: string, ids: readonly string[], at: Date) =>
       run(async () => {
         if (ids.length === 0) return 0;
+        // Processing stays pending but not due: the caller queues it (requestProcessing).
         const result = await db
           .update(files)
           .set({ status: "uploaded", uploadedAt: at })
@@ -88,7 +165,7 @@ export async function createSqliteFileRepository(
         if (ids.length === 0) return 0;
         const result = await db
           .update(files)
-          .set({ status: "deleted", deletedAt: at })
+          .set({ status: "deleted", deletedAt: at, ...deletedValues(files) })
           .where(notDeletedAmong(files, ownerId, ids));
         return result.rowsAffected;
       }),
@@ -96,13 +173,112 @@ export async function createSqliteFileRepository(
     list: (query: ListFilesQuery) =>
       run(async (): Promise<FileRecord[]> => {
         if (query.statuses.length === 0 || query.limit < 1) return [];
-        return db.select().from(files).where(listedBy(files, query)).orderBy(desc(files.id)).limit(query.limit);
+        return readRecords(listedBy(files, query), { limit: query.limit });
       }),
 
     countByStatus: () =>
       run(async () => {
         const rows = await db.select({ status: files.status, count: count() }).from(files).groupBy(files.status);
         return countsByStatus(rows);
+      }),
+
+    requestProcessing: (ownerId: string, ids: readonly string[], request: ProcessingRequest, at: Date) =>
+      run(async () => {
+        if (ids.length === 0) return 0;
+        const result = await db
+          .update(files)
+          .set(queuedValues(request, at))
+          .where(uploadedAmong(files, ownerId, ids));
+        return result.rowsAffected;
+      }),
+
+    claimProcessing: ({ workerId, leaseMs, limit, now }) =>
+      run(async (): Promise<ProcessingJob[]> => {
+        if (limit < 1) return [];
+        // One statement, so one write transaction: SQLite runs writers one at a
+        // time, and no other claimer sees these rows as due once it commits. Each
+        // branch reads in its index order and stops at the limit (see pendingDue).
+        const pending = db
+          .select({ id: files.id })
+          .from(files)
+          .where(pendingDue(files, now))
+          .orderBy(asc(files.processingDueAt))
+          .limit(limit)
+          .as("pending_due");
+        const expired = db
+          .select({ id: files.id })
+          .from(files)
+          .where(leaseExpired(files, now))
+          .orderBy(asc(files.processingLockedUntil))
+          .limit(limit)
+          .as("lease_expired");
+        const due = db
+          .select({ id: pending.id })
+          .from(pending)
+          .unionAll(db.select({ id: expired.id }).from(expired))
+          .limit(limit);
+        return db
+          .update(files)
+          .set(claimedValues(files, { workerId, leaseMs }, now))
+          .where(inArray(files.id, due))
+          .returning(processingJobColumns);
+      }),
+
+    // The completion time (the interface's 4th argument) is not stored.
+    completeProcessing: (fileId: string, workerId: string, result: ProcessingResult) =>
+      run(async () => {
+        // One batch, one transaction, no branching between its statements: each
+        // checks the claim itself, and the files UPDATE (which ends the claim) comes last.
+        const held = claimHeldBy(files, fileId, workerId);
+        const stillHeld = exists(db.select({ held: sql`1` }).from(files).where(held));
+        const deleteVariants = db.delete(fileVariants).where(and(eq(fileVariants.fileId, fileId), stillHeld));
+        const insertVariants = variantRows(fileId, result.variants).map((row) =>
+          db.insert(fileVariants).select(
+            db
+              .select({
+                fileId: sql`${row.fileId}`.as("file_id"),
+                name: sql`${row.name}`.as("name"),
+                width: sql`${row.width}`.as("width"),
+                height: sql`${row.height}`.as("height"),
+                contentType: sql`${row.contentType}`.as("content_type"),
+                sizeBytes: sql`${row.sizeBytes}`.as("size_bytes"),
+                objectKey: sql`${row.objectKey}`.as("object_key"),
+              })
+              .from(files)
+              .where(held),
+          ),
+        );
+        // The dedup key, unless another live file of the owner holds this hash.
+        const hashTaken = exists(
+          db
+            .select({ taken: sql`1` })
+            .from(otherFiles)
+            .where(
+              and(
+                eq(otherFiles.ownerId, files.ownerId),
+                eq(otherFiles.dedupSha256, result.sha256),
+                ne(otherFiles.id, files.id),
+              ),
+            ),
+        );
+        const complete = db
+          .update(files)
+          .set({
+            ...completedValues(result),
+            dedupSha256: sql`CASE WHEN ${hashTaken} THEN NULL ELSE ${result.sha256} END`,
+          })
+          .where(held);
+        const results = await db.batch([deleteVariants, ...insertVariants, complete]);
+        return results.at(-1)?.rowsAffected === 1;
+      }),
+
+    failProcessing: (fileId: string, workerId: string, error: string, retryAt: Date | null) =>
+      run(async () => {
+        const result = await db
+          .update(files)
+          .set(failedValues(error, retryAt))
+          .where(claimHeldBy(files, fileId, workerId));
+        return result.rowsAffected > 0;
       }),
 
     ping: () =>
