@@ -3,9 +3,9 @@
 // sockets (for what fetch refuses to send). Every refusal also checks the disk:
 // nothing stored, no temp file, nothing touched outside the data folder.
 
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -616,6 +616,180 @@ describe("delete", () => {
     expect((await fetch(url)).status).toBe(404);
     expect(await h.tree()).toEqual(storedEntries(kept));
     expect(await h.store.delete([a])).toEqual([]);
+  });
+});
+
+describe("put and get", () => {
+  const MiB = 1024 * 1024;
+
+  /** A file of `size` random bytes outside the store's folder (the caller's temp file). */
+  async function callerFile(size: number): Promise<{ path: string; bytes: Buffer }> {
+    const dir = await mkdtemp(join(tmpdir(), "local-store-caller-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const bytes = randomBytes(size);
+    const path = join(dir, "upload.tmp");
+    await writeFile(path, bytes);
+    return { path, bytes };
+  }
+
+  function putInput(key: string, body: Buffer | { path: string }, bytes: Uint8Array, contentType = "image/webp") {
+    return { key, body, contentType, contentLength: bytes.length, md5: md5Base64(bytes) };
+  }
+
+  it("put stores a Buffer as an accepted upload would; get and presigned GET return it", async () => {
+    const h = await start();
+    const key = newKey();
+    const bytes = Buffer.from([0x52, 0x49, 0x46, 0x46, 0, 1, 2, 250, 251, 252]);
+    await h.store.put(putInput(key, bytes, bytes));
+
+    expect(await h.tree()).toEqual(storedEntries(key));
+    expect(await readFile(join(h.dataDir, key))).toEqual(bytes);
+    expect(await h.store.get(key)).toEqual(bytes);
+    expect(await h.store.head(key)).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+    const sidecar = JSON.parse(await readFile(join(h.dataDir, "files", key.split("/")[1]!, ".original.meta"), "utf8"));
+    expect(sidecar.md5).toBe(md5Base64(bytes));
+
+    const response = await fetch((await presignGet(h.store, key)).url);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("etag")).toBe(`"${md5Hex(bytes)}"`);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(bytes);
+  });
+
+  it("put copies a file body (5 MiB) and leaves the caller's file in place", async () => {
+    const h = await start();
+    const key = newKey();
+    const { path, bytes } = await callerFile(5 * MiB);
+    await h.store.put(putInput(key, { path }, bytes));
+
+    const stored = await h.store.get(key);
+    expect(stored?.length).toBe(bytes.length);
+    expect(stored?.equals(bytes)).toBe(true);
+    expect(await h.store.head(key)).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+    expect(await h.tree()).toEqual(storedEntries(key));
+    expect((await readFile(path)).equals(bytes)).toBe(true);
+  });
+
+  it("put replaces an existing object, sidecar included", async () => {
+    const h = await start();
+    const key = newKey();
+    const first = bytesOf("the first, longer version");
+    await upload(h.store, key, first);
+    const second = bytesOf("second");
+    await h.store.put(putInput(key, second, second));
+    expect(await h.store.get(key)).toEqual(second);
+    expect(await h.store.head(key)).toEqual({ size: second.length, md5: md5Base64(second) });
+
+    const { path, bytes: third } = await callerFile(300_000);
+    await h.store.put(putInput(key, { path }, third));
+    expect((await h.store.get(key))?.equals(third)).toBe(true);
+    expect(await h.store.head(key)).toEqual({ size: third.length, md5: md5Base64(third) });
+    const sidecar = JSON.parse(await readFile(join(h.dataDir, "files", key.split("/")[1]!, ".original.meta"), "utf8"));
+    expect(sidecar.md5).toBe(md5Base64(third));
+    expect(await h.tree()).toEqual(storedEntries(key));
+  });
+
+  it("put with a wrong md5 throws an Error (not unavailability) and leaves no file or temp file", async () => {
+    const h = await start();
+    const key = newKey();
+    const bytes = bytesOf("the real bytes");
+    const { path, bytes: fileBytes } = await callerFile(2 * MiB);
+    const wrong = md5Base64(bytesOf("other bytes"));
+
+    for (const input of [{ ...putInput(key, bytes, bytes), md5: wrong }, { ...putInput(key, { path }, fileBytes), md5: wrong }]) {
+      const error = await h.store.put(input).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+      expect((error as Error).message).toContain("BadDigest");
+      expect(await h.tree()).toEqual(["canary.txt", "data"]);
+      expect(await h.store.get(key)).toBeNull();
+    }
+
+    // Over an existing object, the object stays as it was.
+    await h.store.put(putInput(key, bytes, bytes));
+    await expect(h.store.put({ ...putInput(key, { path }, fileBytes), md5: wrong })).rejects.toThrow(/BadDigest/);
+    expect(await h.store.get(key)).toEqual(bytes);
+    expect(await h.store.head(key)).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+    expect(await h.tree()).toEqual(storedEntries(key));
+  });
+
+  it("put refuses a body of another length than contentLength, and a missing file, storing nothing", async () => {
+    const h = await start();
+    const key = newKey();
+    const bytes = bytesOf("ten bytes!");
+    const { path } = await callerFile(10);
+    await expect(h.store.put({ ...putInput(key, bytes, bytes), contentLength: 11 })).rejects.toThrow(/contentLength/);
+    await expect(h.store.put({ ...putInput(key, { path }, bytes), contentLength: 9 })).rejects.toThrow(/contentLength/);
+    const missing = await h.store.put(putInput(key, { path: `${path}.missing` }, bytes)).catch((e: unknown) => e);
+    expect(missing).not.toBeInstanceOf(DependencyUnavailableError);
+    expect((missing as { code?: string }).code).toBe("ENOENT");
+    expect(await h.tree()).toEqual(["canary.txt", "data"]);
+  });
+
+  it("get returns an inclusive range clamped to the size, and an empty Buffer from past the end", async () => {
+    const h = await start();
+    const [ten, large, empty] = [newKey(), newKey(), newKey()];
+    const tenBytes = bytesOf("0123456789");
+    const largeBytes = randomBytes(100_000);
+    await h.store.put(putInput(ten, tenBytes, tenBytes));
+    await h.store.put(putInput(large, largeBytes, largeBytes));
+    await h.store.put(putInput(empty, Buffer.alloc(0), Buffer.alloc(0)));
+
+    expect(await h.store.get(ten, { start: 0, end: 4099 })).toEqual(tenBytes);
+    expect(await h.store.get(ten, { start: 3, end: 5 })).toEqual(bytesOf("345"));
+    expect(await h.store.get(ten, { start: 9, end: 9 })).toEqual(bytesOf("9"));
+    expect(await h.store.get(large, { start: 0, end: 4099 })).toEqual(largeBytes.subarray(0, 4100));
+    expect(await h.store.get(large, { start: 99_990, end: 200_000 })).toEqual(largeBytes.subarray(99_990));
+    expect(await h.store.get(ten, { start: 10, end: 4099 })).toEqual(Buffer.alloc(0));
+    expect(await h.store.get(ten, { start: 5000, end: 9000 })).toEqual(Buffer.alloc(0));
+    expect(await h.store.get(empty)).toEqual(Buffer.alloc(0));
+    expect(await h.store.get(empty, { start: 0, end: 4099 })).toEqual(Buffer.alloc(0));
+
+    for (const range of [{ start: -1, end: 5 }, { start: 5, end: 4 }, { start: 0, end: Number.NaN }]) {
+      await expect(h.store.get(ten, range)).rejects.toThrow(/invalid range/);
+    }
+  });
+
+  it("get returns null for a missing key and for a key prefix (a folder)", async () => {
+    const h = await start();
+    const key = newKey();
+    expect(await h.store.get(key)).toBeNull();
+    expect(await h.store.get(key, { start: 0, end: 4099 })).toBeNull();
+    await h.store.put(putInput(key, bytesOf("x"), bytesOf("x")));
+    expect(await h.store.get("files")).toBeNull();
+    expect(await h.store.get(`${key}/below`)).toBeNull();
+  });
+
+  it("put and get check keys", async () => {
+    const h = await start();
+    const bytes = bytesOf("overwritten!");
+    for (const key of ["../canary.txt", "files/../../canary.txt", "/etc/passwd", "files/.x", "a//b", ""]) {
+      await expect(h.store.put(putInput(key, bytes, bytes))).rejects.toThrow(/invalid object key/);
+      await expect(h.store.get(key)).rejects.toThrow(/invalid object key/);
+    }
+    expect(await readFile(join(h.base, "canary.txt"), "utf8")).toBe(CANARY);
+    expect(await h.tree()).toEqual(["canary.txt", "data"]);
+  });
+
+  it("reports I/O failures as DependencyUnavailableError", async () => {
+    const h = await start();
+    // A symlink loop where the object (get) or its folder (put) should be: ELOOP.
+    const id = randomUUID();
+    await mkdir(join(h.dataDir, "files"), { recursive: true });
+    await symlink(id, join(h.dataDir, "files", id));
+    const bytes = bytesOf("bytes");
+    const { path } = await callerFile(bytes.length);
+    await writeFile(path, bytes);
+    for (const call of [
+      () => h.store.put(putInput(`files/${id}/original`, bytes, bytes)),
+      () => h.store.put(putInput(`files/${id}/original`, { path }, bytes)),
+      () => h.store.get(`files/${id}`),
+      () => h.store.get(`files/${id}`, { start: 0, end: 4099 }),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DependencyUnavailableError);
+      expect((error as DependencyUnavailableError).dependency).toBe("object store");
+    }
+    expect((await h.tree()).filter((entry) => entry.endsWith(".tmp"))).toEqual([]);
   });
 });
 

@@ -2,11 +2,16 @@
 // signatures nor Content-MD5, so signatures are verified here (verifyPresignedSignature),
 // and a recording proxy shows which requests the adapter actually sends.
 
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { createServer, request as httpRequest } from "node:http";
 import type { IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DependencyUnavailableError } from "../../src/errors.js";
 import type { ObjectStore, PresignedRequest } from "../../src/storage/object-store.js";
 import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
@@ -14,13 +19,16 @@ import { startS3Server } from "../support/s3-server.js";
 import type { S3Server } from "../support/s3-server.js";
 
 let server: S3Server;
+let scratch: string;
 const stores: ObjectStore[] = [];
 
 beforeAll(async () => {
   server = await startS3Server({ bucket: "files-test" });
+  scratch = await mkdtemp(join(tmpdir(), "s3-store-test-"));
 });
 afterAll(async () => {
   await server?.stop();
+  if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 });
 afterEach(() => {
   for (const store of stores.splice(0)) store.close();
@@ -100,6 +108,266 @@ describe("presignPut", () => {
     expect(verifyPresignedSignature("PUT", presigned)).toBe(true);
     const tampered = { ...presigned, headers: { ...presigned.headers, "Content-Type": "text/html" } };
     expect(verifyPresignedSignature("PUT", tampered)).toBe(false);
+  });
+});
+
+const MiB = 1024 * 1024;
+
+// A full collection before measuring, so only memory still referenced counts.
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
+
+function liveArrayBuffers(): number {
+  collectGarbage();
+  return process.memoryUsage().arrayBuffers;
+}
+
+/** A temp file of `size` random bytes (the caller's file a put() streams). */
+async function tempFile(size: number): Promise<{ path: string; bytes: Buffer }> {
+  const bytes = randomBytes(size);
+  const path = join(scratch, `${randomBytes(8).toString("hex")}.bin`);
+  await writeFile(path, bytes);
+  return { path, bytes };
+}
+
+function putInput(key: string, body: Buffer | { path: string }, bytes: Buffer, contentType = "application/octet-stream") {
+  return { key, body, contentType, contentLength: bytes.length, md5: md5Base64(bytes) };
+}
+
+describe("put", () => {
+  it("stores a Buffer; get returns the same bytes and head() its size and MD5", async () => {
+    const store = makeStore();
+    const bytes = Buffer.from("variant bytes \u0000\u00ff", "latin1");
+    await store.put(putInput("put/buffer.bin", bytes, bytes, "image/webp"));
+
+    expect(await store.get("put/buffer.bin")).toEqual(bytes);
+    expect(await store.head("put/buffer.bin")).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+  });
+
+  it("streams a file body (5 MiB); get returns the same bytes and the caller's file stays", async () => {
+    const store = makeStore();
+    const { path, bytes } = await tempFile(5 * MiB);
+    await store.put(putInput("put/file.bin", { path }, bytes));
+
+    const stored = await store.get("put/file.bin");
+    expect(stored?.length).toBe(bytes.length);
+    expect(stored?.equals(bytes)).toBe(true);
+    expect(await store.head("put/file.bin")).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+    await expect(open(path, "r").then((handle) => handle.close())).resolves.toBeUndefined();
+  });
+
+  it("replaces an existing object", async () => {
+    const store = makeStore();
+    const first = Buffer.from("first, the longer version");
+    const second = Buffer.from("second");
+    await store.put(putInput("put/replaced", first, first));
+    await store.put(putInput("put/replaced", second, second));
+    expect(await store.get("put/replaced")).toEqual(second);
+    expect(await store.head("put/replaced")).toEqual({ size: second.length, md5: md5Base64(second) });
+
+    const { path, bytes } = await tempFile(3 * MiB);
+    await store.put(putInput("put/replaced", { path }, bytes));
+    expect(await store.head("put/replaced")).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+  });
+
+  it("sends SSE, Content-MD5, Content-Type and Content-Length, and no checksum or chunked encoding", async () => {
+    const proxy = await startRecordingProxy(server.endpoint);
+    try {
+      const store = makeStore({ endpoint: proxy.endpoint });
+      const small = Buffer.from("small variant");
+      await store.put(putInput("put/headers-buffer", small, small, "image/png"));
+      const { path, bytes } = await tempFile(3 * MiB); // over the SDK's 2 MiB Expect: 100-continue threshold
+      await store.put(putInput("put/headers-file", { path }, bytes, "video/mp4"));
+
+      const puts = proxy.requests.filter((r) => r.method === "PUT");
+      expect(puts.map((r) => new URL(r.url, "http://x").pathname)).toEqual([
+        "/files-test/put/headers-buffer",
+        "/files-test/put/headers-file",
+      ]);
+      for (const [request, sent, type] of [
+        [puts[0]!, small, "image/png"],
+        [puts[1]!, bytes, "video/mp4"],
+      ] as const) {
+        expect(request.headers).toMatchObject({
+          "x-amz-server-side-encryption": "AES256",
+          "content-md5": md5Base64(sent),
+          "content-type": type,
+          "content-length": String(sent.length),
+        });
+        // What the SDK adds with requestChecksumCalculation WHEN_SUPPORTED: a CRC32
+        // trailer in aws-chunked framing, which s3rver would store as the object.
+        expect(request.headers["transfer-encoding"]).toBeUndefined();
+        expect(request.headers["content-encoding"]).toBeUndefined();
+        expect(request.headers["x-amz-trailer"]).toBeUndefined();
+        expect(request.headers["x-amz-decoded-content-length"]).toBeUndefined();
+        expect(Object.keys(request.headers).filter((name) => name.includes("checksum"))).toEqual([]);
+        expect(request.size).toBe(sent.length);
+        expect(request.md5).toBe(md5Base64(sent));
+      }
+      // The Buffer's payload is signed; the stream's cannot be hashed without reading it first.
+      expect(puts[0]!.headers["x-amz-content-sha256"]).toBe(createHash("sha256").update(small).digest("hex"));
+      expect(puts[1]!.headers["x-amz-content-sha256"]).toBe("UNSIGNED-PAYLOAD");
+      expect(await store.get("put/headers-file")).toEqual(bytes);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("streams a 50 MiB file: it is read as the request goes, never held whole", async () => {
+    // The server stops reading after 1 MiB; TCP backpressure then stops the
+    // client too. Meanwhile the memory in use is measured, and the end of the
+    // file rewritten: a client that had read the file whole before sending
+    // would hold 50 MiB more, and send the old end.
+    const fake = await startFakeS3({ holdAfterBytes: MiB });
+    try {
+      const store = makeStore({ endpoint: fake.endpoint });
+      const { path, bytes } = await tempFile(50 * MiB);
+      const before = liveArrayBuffers();
+      const putting = store.put(putInput("put/large", { path }, bytes));
+      await fake.held;
+      const growth = liveArrayBuffers() - before;
+      console.info(`50 MiB file put, 1 MiB sent: live array buffers grew by ${(growth / MiB).toFixed(2)} MiB`);
+      expect(growth).toBeLessThan(8 * MiB);
+      const tail = Buffer.alloc(MiB, 0xab);
+      const handle = await open(path, "r+");
+      await handle.write(tail, 0, tail.length, bytes.length - tail.length);
+      await handle.close();
+      tail.copy(bytes, bytes.length - tail.length);
+      fake.release();
+      await putting;
+
+      expect(fake.requests).toHaveLength(1);
+      const [request] = fake.requests;
+      expect(request?.headers["content-length"]).toBe(String(50 * MiB));
+      expect(request?.headers["transfer-encoding"]).toBeUndefined();
+      expect(request?.size).toBe(50 * MiB);
+      expect(request?.md5).toBe(md5Base64(bytes)); // the rewritten end
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("retries a file body once, reopening the file (the SDK never retries a stream)", async () => {
+    const fake = await startFakeS3({
+      respond: (_request, index) => (index === 0 ? { status: 503, code: "SlowDown" } : { status: 200 }),
+    });
+    try {
+      const store = makeStore({ endpoint: fake.endpoint });
+      const { path, bytes } = await tempFile(3 * MiB);
+      await store.put(putInput("put/retried", { path }, bytes));
+      expect(fake.requests.map((r) => [r.size, r.md5])).toEqual([
+        [bytes.length, md5Base64(bytes)],
+        [bytes.length, md5Base64(bytes)],
+      ]);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("reports a digest S3 refuses as a bug (Error), not as unavailability, without retrying", async () => {
+    // s3rver stores bytes whatever their Content-MD5; S3 answers 400 BadDigest.
+    const fake = await startFakeS3({ respond: () => ({ status: 400, code: "BadDigest" }) });
+    try {
+      const store = makeStore({ endpoint: fake.endpoint });
+      const bytes = Buffer.from("bytes");
+      const wrong = { ...putInput("put/bad", bytes, bytes), md5: md5Base64(Buffer.from("other")) };
+      const error = await store.put(wrong).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+      expect((error as Error).message).toMatch(/do not match md5/);
+
+      const { path, bytes: fileBytes } = await tempFile(1000);
+      const fileError = await store
+        .put({ ...putInput("put/bad", { path }, fileBytes), md5: md5Base64(Buffer.from("other")) })
+        .catch((e: unknown) => e);
+      expect(fileError).toBeInstanceOf(Error);
+      expect(fileError).not.toBeInstanceOf(DependencyUnavailableError);
+      expect(fake.requests).toHaveLength(2); // one each: not retried
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("refuses a body whose length is not contentLength, and a missing file, before sending anything", async () => {
+    const proxy = await startRecordingProxy(server.endpoint);
+    try {
+      const store = makeStore({ endpoint: proxy.endpoint });
+      const bytes = Buffer.from("ten bytes!");
+      await expect(store.put({ ...putInput("put/len", bytes, bytes), contentLength: 11 })).rejects.toThrow(/contentLength/);
+      const { path } = await tempFile(10);
+      await expect(store.put({ ...putInput("put/len", { path }, bytes), contentLength: 11 })).rejects.toThrow(/contentLength/);
+      const missing = await store.put(putInput("put/len", { path: join(scratch, "no-such-file") }, bytes)).catch((e: unknown) => e);
+      expect(missing).not.toBeInstanceOf(DependencyUnavailableError);
+      expect((missing as { code?: string }).code).toBe("ENOENT");
+      expect(proxy.requests).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe("get", () => {
+  it("returns an inclusive range, clamped to the object's size", async () => {
+    const store = makeStore();
+    const ten = Buffer.from("0123456789");
+    await store.put(putInput("get/ten", ten, ten));
+    const large = randomBytes(100_000);
+    await store.put(putInput("get/large", large, large));
+
+    expect(await store.get("get/ten", { start: 0, end: 4099 })).toEqual(ten);
+    expect(await store.get("get/ten", { start: 3, end: 5 })).toEqual(Buffer.from("345"));
+    expect(await store.get("get/ten", { start: 9, end: 9 })).toEqual(Buffer.from("9"));
+    expect(await store.get("get/large", { start: 0, end: 4099 })).toEqual(large.subarray(0, 4100));
+    expect(await store.get("get/large", { start: 99_990, end: 200_000 })).toEqual(large.subarray(99_990));
+  });
+
+  it("returns an empty Buffer for a range starting at or past the end (S3's 416)", async () => {
+    const store = makeStore();
+    const ten = Buffer.from("0123456789");
+    await store.put(putInput("get/short", ten, ten));
+    expect(await store.get("get/short", { start: 10, end: 4099 })).toEqual(Buffer.alloc(0));
+    expect(await store.get("get/short", { start: 5000, end: 9000 })).toEqual(Buffer.alloc(0));
+  });
+
+  it("cuts the range itself when the server ignores Range", async () => {
+    const ten = Buffer.from("0123456789");
+    await makeStore().put(putInput("get/ignored-range", ten, ten));
+    const proxy = await startRecordingProxy(server.endpoint, (headers) => headers, (headers) => {
+      const { range: _range, ...rest } = headers;
+      return rest;
+    });
+    try {
+      expect(await makeStore({ endpoint: proxy.endpoint }).get("get/ignored-range", { start: 2, end: 4 })).toEqual(
+        Buffer.from("234"),
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("returns null for a missing key, with or without a range", async () => {
+    const store = makeStore();
+    expect(await store.get("get/no-such-key")).toBeNull();
+    expect(await store.get("get/no-such-key", { start: 0, end: 4099 })).toBeNull();
+  });
+
+  it("sends Range: bytes=start-end", async () => {
+    const ten = Buffer.from("0123456789");
+    await makeStore().put(putInput("get/range-header", ten, ten));
+    const proxy = await startRecordingProxy(server.endpoint);
+    try {
+      await makeStore({ endpoint: proxy.endpoint }).get("get/range-header", { start: 0, end: 4099 });
+      expect(proxy.requests.map((r) => [r.method, r.headers.range])).toEqual([["GET", "bytes=0-4099"]]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("refuses a malformed range", async () => {
+    const store = makeStore();
+    for (const range of [{ start: -1, end: 5 }, { start: 5, end: 4 }, { start: 0.5, end: 4 }]) {
+      await expect(store.get("get/ten", range)).rejects.toThrow(/invalid range/);
+    }
   });
 });
 
@@ -219,6 +487,30 @@ describe("when S3 is unreachable", () => {
     }
   });
 
+  it("fails put (Buffer and file) and get with DependencyUnavailableError, and writes no console warning", async () => {
+    const store = makeStore({ endpoint: `http://127.0.0.1:${await closedPort()}` });
+    const bytes = Buffer.from("bytes");
+    const { path, bytes: fileBytes } = await tempFile(3 * MiB);
+    const warn = vi.spyOn(console, "warn");
+    try {
+      for (const call of [
+        () => store.put(putInput("k", bytes, bytes)),
+        () => store.put(putInput("k", { path }, fileBytes)),
+        () => store.get("k"),
+        () => store.get("k", { start: 0, end: 4099 }),
+      ]) {
+        const started = Date.now();
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DependencyUnavailableError);
+        expect((error as DependencyUnavailableError).dependency).toBe("object store");
+        expect(Date.now() - started).toBeLessThan(5_000);
+      }
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it("still presigns (no network), and ping fails for a missing bucket", async () => {
     const store = makeStore({ endpoint: `http://127.0.0.1:${await closedPort()}` });
     await expect(
@@ -250,21 +542,34 @@ function parseAmzDate(value: string | null): number {
 interface RecordedRequest {
   method: string;
   url: string;
+  headers: IncomingHttpHeaders;
   body: string;
+  /** Body length and base64 MD5. */
+  size: number;
+  md5: string;
 }
 
-/** Forwards to `target` and records each request; may rewrite response headers. */
+/** Forwards to `target` and records each request; may rewrite response headers and request headers. */
 async function startRecordingProxy(
   target: string,
   rewriteResponseHeaders: (headers: IncomingHttpHeaders) => IncomingHttpHeaders = (headers) => headers,
+  rewriteRequestHeaders: (headers: IncomingHttpHeaders) => IncomingHttpHeaders = (headers) => headers,
 ): Promise<{ endpoint: string; requests: RecordedRequest[]; close(): Promise<void> }> {
   const requests: RecordedRequest[] = [];
   const proxy = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    requests.push({ method: req.method ?? "", url: req.url ?? "", body: body.toString("utf8") });
-    const upstream = httpRequest(new URL(req.url ?? "/", target), { method: req.method, headers: req.headers }, (up) => {
+    requests.push({
+      method: req.method ?? "",
+      url: req.url ?? "",
+      headers: req.headers,
+      body: body.toString("utf8"),
+      size: body.length,
+      md5: md5Base64(body),
+    });
+    const headers = rewriteRequestHeaders(req.headers);
+    const upstream = httpRequest(new URL(req.url ?? "/", target), { method: req.method, headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, rewriteResponseHeaders(up.headers));
       up.pipe(res);
     });
@@ -280,6 +585,68 @@ async function startRecordingProxy(
       new Promise<void>((resolve) => {
         proxy.closeAllConnections();
         proxy.close(() => resolve());
+      }),
+  };
+}
+
+interface FakeRequest {
+  method: string;
+  headers: IncomingHttpHeaders;
+  size: number;
+  md5: string;
+}
+
+/**
+ * An S3 stand-in that reads each body as it comes (hashing, not keeping it) and
+ * answers `respond` (200 by default, or an S3 error with that code). With
+ * holdAfterBytes, it stops reading the first body after that many bytes until
+ * release(); `held` resolves then.
+ */
+async function startFakeS3(options: {
+  respond?: (request: FakeRequest, index: number) => { status: number; code?: string };
+  holdAfterBytes?: number;
+}): Promise<{ endpoint: string; requests: FakeRequest[]; held: Promise<void>; release(): void; close(): Promise<void> }> {
+  const requests: FakeRequest[] = [];
+  let onHeld!: () => void;
+  const held = new Promise<void>((resolve) => (onHeld = resolve));
+  let release = (): void => undefined;
+  let holding = options.holdAfterBytes !== undefined;
+  const fake = createServer((req, res) => {
+    const hash = createHash("md5");
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+      if (holding && size >= (options.holdAfterBytes ?? 0)) {
+        holding = false;
+        req.pause();
+        release = () => req.resume();
+        onHeld();
+      }
+    });
+    req.on("end", () => {
+      const request = { method: req.method ?? "", headers: req.headers, size, md5: hash.digest("base64") };
+      const index = requests.push(request) - 1;
+      const { status, code } = options.respond?.(request, index) ?? { status: 200 };
+      if (code === undefined) {
+        res.writeHead(status, { etag: `"${Buffer.from(request.md5, "base64").toString("hex")}"` }).end();
+      } else {
+        res.writeHead(status, { "content-type": "application/xml" });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>fake</Message></Error>`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
+  const { port } = fake.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    held,
+    release: () => release(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        fake.closeAllConnections();
+        fake.close(() => resolve());
       }),
   };
 }

@@ -15,7 +15,14 @@ import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { DependencyUnavailableError } from "../../errors.js";
-import type { ObjectInfo, ObjectStore, PresignedRequest, PresignGetInput, PresignPutInput } from "../object-store.js";
+import type {
+  ObjectInfo,
+  ObjectStore,
+  PresignedRequest,
+  PresignGetInput,
+  PresignPutInput,
+  PutObjectInput,
+} from "../object-store.js";
 import {
   createUrlSigner,
   EXPIRES_PARAM,
@@ -80,6 +87,8 @@ const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 const MAX_KEY_LENGTH = 1024;
 const MD5_BASE64 = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 const TEMP_NAME = /^\..+\.[0-9a-f]{16}\.tmp$/;
+// Read size of put()'s file bodies.
+const CHUNK_BYTES = 64 * 1024;
 // Leftovers of a crash; an upload in flight writes to its temp file far more often than this.
 const STALE_TEMP_MS = 60 * 60 * 1000;
 // Codes meaning "a path component is a file where a folder should be, or the reverse".
@@ -140,6 +149,63 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
   };
 
   return {
+    async put(input: PutObjectInput): Promise<void> {
+      assertKey(input.key);
+      const { body, contentLength } = input;
+      if (!Number.isSafeInteger(contentLength) || contentLength < 0) {
+        throw new Error("contentLength must be a non-negative integer");
+      }
+      let source: FileHandle | undefined;
+      let readError: unknown;
+      let chunks: Iterable<Buffer> | AsyncIterable<Buffer>;
+      if (Buffer.isBuffer(body)) {
+        if (body.length !== contentLength) {
+          throw new Error(`put: the body holds ${body.length} bytes, not contentLength ${contentLength}`);
+        }
+        chunks = [body];
+      } else {
+        // The caller's file: failing to open or read it is the caller's error, thrown as it is.
+        source = await openSourceFile(body.path, contentLength);
+        chunks = readChunks(source, (error) => (readError ??= error));
+      }
+      try {
+        // Copied (never renamed: the caller owns its file), through the very path uploads take.
+        const result = await writeObject(pathOf(input.key), root, chunks, contentLength, input.md5);
+        if (result.ok) return;
+        if (readError !== undefined) throw readError;
+        // A digest or length that differs from the bytes, or a key that clashes with another: a bug, not unavailability.
+        throw new Error(`put ${input.key} refused: ${result.code}: ${result.message}`);
+      } finally {
+        await source?.close().catch(() => undefined);
+      }
+    },
+
+    async get(key: string, range?: { start: number; end: number }): Promise<Buffer | null> {
+      assertKey(key);
+      if (range !== undefined) assertRange(range);
+      const opened = await openObject(pathOf(key));
+      if (opened === null) return null;
+      try {
+        const size = Number(opened.stats.size);
+        const start = range?.start ?? 0;
+        const end = Math.min(range?.end ?? size - 1, size - 1);
+        if (start > end) return Buffer.alloc(0); // empty object, or a range starting past its end
+        // Read through the handle opened above: a concurrent put renames another file into place.
+        const buffer = Buffer.allocUnsafe(end - start + 1);
+        let filled = 0;
+        while (filled < buffer.length) {
+          const { bytesRead } = await opened.handle.read(buffer, filled, buffer.length - filled, start + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return buffer.subarray(0, filled);
+      } catch (error) {
+        throw unavailable(error);
+      } finally {
+        await opened.handle.close().catch(() => undefined);
+      }
+    },
+
     async presignPut(input: PresignPutInput): Promise<PresignedRequest> {
       if (!Number.isSafeInteger(input.contentLength) || input.contentLength < 0) {
         throw new Error("contentLength must be a non-negative integer");
@@ -215,7 +281,10 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
       };
       const auth = authorize("PUT", target, () => signed);
       if (!auth.ok) return auth;
-      return writeObject(pathOf(auth.key), root, body, Number(contentLength), signed["content-md5"]);
+      // destroyOnReturn: false leaves a refused body to Node, which discards it
+      // after the response instead of resetting the connection.
+      const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer | string>;
+      return writeObject(pathOf(auth.key), root, chunks, Number(contentLength), signed["content-md5"]);
     },
 
     async openDownload({ target, range, headOnly = false }: DownloadRequest): Promise<DownloadResult> {
@@ -266,6 +335,13 @@ export function isValidKey(key: string): boolean {
 
 function assertKey(key: string): void {
   if (!isValidKey(key)) throw new Error(`invalid object key ${JSON.stringify(key)}`);
+}
+
+function assertRange(range: { start: number; end: number }): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new Error(`invalid range ${start}-${end}`);
+  }
 }
 
 function encodeKey(key: string): string {
@@ -407,7 +483,13 @@ async function digestOf({ file, handle, stats }: OpenedObject): Promise<string> 
  * counting; only a body of exactly the signed length and MD5 is renamed into
  * place. Every other outcome removes the temp file (and folders it created).
  */
-async function writeObject(file: string, root: string, body: Readable, expectedSize: number, expectedMd5: string): Promise<UploadResult> {
+async function writeObject(
+  file: string,
+  root: string,
+  body: Iterable<Buffer | string> | AsyncIterable<Buffer | string>,
+  expectedSize: number,
+  expectedMd5: string,
+): Promise<UploadResult> {
   const dir = dirname(file);
   const temp = tempPathFor(file);
   let committed = false;
@@ -417,10 +499,8 @@ async function writeObject(file: string, root: string, body: Readable, expectedS
     const hash = createHash("md5");
     let size = 0;
     try {
-      // destroyOnReturn: false leaves a refused body to Node, which discards it
-      // after the response instead of resetting the connection.
-      for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-        const bytes: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+      for await (const chunk of body) {
+        const bytes: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
         size += bytes.length;
         if (size > expectedSize) {
           return refuse(413, "EntityTooLarge", "Your proposed upload exceeds the signed Content-Length.");
@@ -463,6 +543,38 @@ async function writeObject(file: string, root: string, body: Readable, expectedS
       await removeIfPresent(temp).catch(() => undefined);
       await pruneEmptyDirs(dir, root);
     }
+  }
+}
+
+/** The caller's file opened for reading, checked to hold exactly `contentLength` bytes. */
+async function openSourceFile(path: string, contentLength: number): Promise<FileHandle> {
+  const handle = await open(path, "r");
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile() || stats.size !== contentLength) {
+      throw new Error(`put: ${path} holds ${stats.size} bytes, not contentLength ${contentLength}`);
+    }
+    return handle;
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The file's bytes in fresh chunks; a read failure is reported to `onError` before it is thrown. */
+async function* readChunks(handle: FileHandle, onError: (error: unknown) => void): AsyncGenerator<Buffer> {
+  for (let position = 0; ; ) {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(buffer, 0, buffer.length, position));
+    } catch (error) {
+      onError(error);
+      throw error;
+    }
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
   }
 }
 

@@ -11,6 +11,9 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { open } from "node:fs/promises";
+import type { ReadStream } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { DependencyUnavailableError } from "../../errors.js";
 import type {
   ObjectInfo,
@@ -18,6 +21,7 @@ import type {
   PresignedRequest,
   PresignGetInput,
   PresignPutInput,
+  PutObjectInput,
 } from "../object-store.js";
 
 export interface S3ObjectStoreOptions {
@@ -39,6 +43,14 @@ const SIGNED_UPLOAD_HEADERS = new Set(["content-type", "content-length", "conten
 // The presigner would otherwise hoist it into the query string, where the
 // uploader would not have to send it.
 const UNHOISTED_HEADERS = new Set(["x-amz-server-side-encryption"]);
+// The SDK never retries a request with a stream body (it cannot rewind it), so
+// put() retries file bodies itself, reopening the file: as many attempts as the
+// client's maxAttempts gives Buffer bodies.
+const STREAM_PUT_ATTEMPTS = 2;
+const STREAM_PUT_RETRY_DELAY_MS = 100;
+// S3's codes for a Content-MD5 that is malformed or does not match the body: a
+// bug of the caller, not unavailability.
+const DIGEST_ERRORS = new Set(["BadDigest", "InvalidDigest"]);
 
 export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore {
   const client = createClient(options, options.endpoint);
@@ -46,7 +58,97 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     options.publicEndpoint === undefined ? client : createClient(options, options.publicEndpoint);
   const { bucket } = options;
 
+  /** One PutObject request; a stream body is aborted if reading it fails. */
+  const sendPut = async (input: PutObjectInput, body: Buffer | ReadStream): Promise<void> => {
+    const command = new PutObjectCommand({
+      Bucket: bucket,
+      Key: input.key,
+      Body: body,
+      ContentType: input.contentType,
+      // Sent as Content-Length: the SDK then pipes a stream as it is read,
+      // never buffering it (and needs no chunked or aws-chunked encoding).
+      ContentLength: input.contentLength,
+      ContentMD5: input.md5,
+      ServerSideEncryption: "AES256",
+    });
+    if (Buffer.isBuffer(body)) {
+      await client.send(command);
+      return;
+    }
+    // The SDK pipes the stream into the request; when reading fails the pipe
+    // just stops, and the request would idle until requestTimeout.
+    const abort = new AbortController();
+    let readError: unknown;
+    const onError = (error: unknown) => {
+      readError ??= error;
+      abort.abort();
+    };
+    // Stays attached: an error the stream emits later (e.g. closing the file) must not go unhandled.
+    body.on("error", onError);
+    try {
+      await client.send(command, { abortSignal: abort.signal });
+    } catch (error) {
+      if (readError !== undefined) throw new SourceFileError(readError);
+      throw error;
+    } finally {
+      body.destroy();
+    }
+  };
+
   return {
+    async put(input: PutObjectInput): Promise<void> {
+      const { body } = input;
+      if (Buffer.isBuffer(body)) {
+        if (body.length !== input.contentLength) {
+          throw new Error(`put: the body holds ${body.length} bytes, not contentLength ${input.contentLength}`);
+        }
+        try {
+          await sendPut(input, body);
+        } catch (error) {
+          throw putFailure(error);
+        }
+        return;
+      }
+      for (let attempt = 1; ; attempt++) {
+        // Failures to open or read the caller's file are the caller's, thrown as they are.
+        const stream = await openSourceFile(body.path, input.contentLength);
+        try {
+          await sendPut(input, stream);
+          return;
+        } catch (error) {
+          if (error instanceof SourceFileError) throw error.cause;
+          if (attempt >= STREAM_PUT_ATTEMPTS || !isTransient(error)) throw putFailure(error);
+        }
+        await sleep(STREAM_PUT_RETRY_DELAY_MS);
+      }
+    },
+
+    async get(key: string, range?: { start: number; end: number }): Promise<Buffer | null> {
+      if (range !== undefined) assertRange(range);
+      try {
+        const output = await client.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}`,
+          }),
+        );
+        const bytes = (await output.Body?.transformToByteArray()) ?? new Uint8Array(0);
+        const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        // A ranged GET answered without Content-Range (200) is the whole
+        // object, from a server that ignores Range: cut it here.
+        if (range !== undefined && output.ContentRange === undefined) {
+          return buffer.subarray(range.start, range.end + 1);
+        }
+        return buffer;
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        // 416: the range starts at or past the end of the object.
+        if (range !== undefined && isUnsatisfiableRange(error)) return Buffer.alloc(0);
+        throw unavailable(error);
+      }
+    },
+
     async presignPut(input: PresignPutInput): Promise<PresignedRequest> {
       const command = new PutObjectCommand({
         Bucket: bucket,
@@ -143,9 +245,22 @@ function createClient(options: S3ObjectStoreOptions, endpoint: string | undefine
     responseChecksumValidation: "WHEN_REQUIRED",
     // Fail fast when S3 is unreachable: callers get Unavailable and may retry.
     maxAttempts: 2,
+    // Without a logger of its own, the SDK writes some warnings with
+    // console.warn (e.g. each failed request with a stream body: "An error was
+    // encountered in a non-retryable streaming request."). Failures reach
+    // callers as errors; the service's logs stay structured.
+    logger: SILENT_LOGGER,
     requestHandler: { connectionTimeout: 2_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
   });
 }
+
+const SILENT_LOGGER = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 type PresignableCommand = PutObjectCommand | GetObjectCommand;
 
@@ -183,6 +298,57 @@ function isNotFound(error: unknown): boolean {
     error instanceof S3ServiceException &&
     (error.name === "NotFound" || error.name === "NoSuchKey")
   );
+}
+
+/** Reading the caller's file failed (not the store). */
+class SourceFileError extends Error {
+  constructor(cause: unknown) {
+    super("reading the body's file failed", { cause });
+  }
+}
+
+/** A read stream of the caller's file, checked to hold exactly `contentLength` bytes. */
+async function openSourceFile(path: string, contentLength: number): Promise<ReadStream> {
+  const handle = await open(path, "r");
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile() || stats.size !== contentLength) {
+      throw new Error(`put: ${path} holds ${stats.size} bytes, not contentLength ${contentLength}`);
+    }
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+  // The stream owns the handle: it closes it when done or destroyed.
+  return handle.createReadStream();
+}
+
+function assertRange(range: { start: number; end: number }): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new Error(`invalid range ${start}-${end}`);
+  }
+}
+
+function isUnsatisfiableRange(error: unknown): boolean {
+  return (
+    error instanceof S3ServiceException &&
+    (error.$metadata.httpStatusCode === 416 || error.name === "InvalidRange")
+  );
+}
+
+/** Worth another attempt: no answer at all, throttling or a server error. */
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException)) return true; // network, timeout
+  const status = error.$metadata.httpStatusCode;
+  return status === undefined || status === 429 || status >= 500;
+}
+
+function putFailure(error: unknown): Error {
+  if (error instanceof S3ServiceException && DIGEST_ERRORS.has(error.name)) {
+    return new Error("the object store refused the bytes: they do not match md5", { cause: error });
+  }
+  return unavailable(error);
 }
 
 // The single mapping of SDK, network and credential failures; the message is
