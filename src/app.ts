@@ -21,6 +21,11 @@ import { createServiceGate, createUserGate } from "./auth/request-gate.js";
 import { createInternalListener, createPublicListener, type Listener } from "./transport/listeners.js";
 import { opsRoutes } from "./transport/ops-routes.js";
 import { resolveJwt, resolveTls } from "./dev/bootstrap.js";
+import { largestSizeLimit } from "./files/purposes.js";
+import { createProcessingWorker, newWorkerId } from "./processing/worker.js";
+import { createRedisFileCache, type FileCache } from "./cache/file-cache.js";
+import { cachedFileReads, invalidatingRepository } from "./cache/cached-reads.js";
+import type { FileRepository } from "./db/file-repository.js";
 
 export interface App {
   internal: Listener;
@@ -43,9 +48,35 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
   const metrics = createMetrics();
   const tracing = createTracing({ serviceName: "file-service", otlpEndpoint: config.otlpEndpoint });
   const telemetry = { tracer: tracing.tracer, metrics };
-  const files = instrumentRepository(backends.files, telemetry);
   const objects = instrumentObjectStore(backends.objects, telemetry);
   metrics.trackFileCounts(() => backends.files.countByStatus());
+  // With Redis, GetFile/BatchGetFiles read through it and every write invalidates;
+  // the rest of the service never reads the cache, so correctness never depends on it.
+  const cache: FileCache | undefined = config.redisUrl
+    ? createRedisFileCache(config.redisUrl, {
+        onError: (err, operation) => log.warn({ err, operation }, "file cache unavailable; reading the database"),
+      })
+    : undefined;
+  const files: FileRepository = cache
+    ? invalidatingRepository(instrumentRepository(backends.files, telemetry), cache)
+    : instrumentRepository(backends.files, telemetry);
+  const reads = cache ? cachedFileReads(files, cache) : undefined;
+
+  const workerId = newWorkerId();
+  const jobDeps = {
+    files,
+    objects,
+    images: config.images,
+    retry: { maxAttempts: config.processing.maxAttempts, retryBaseMs: config.processing.retryBaseMs },
+    log: log.child({ component: "processing" }),
+  };
+  const worker = createProcessingWorker({
+    ...jobDeps,
+    workerId,
+    concurrency: config.processing.concurrency,
+    leaseMs: config.processing.leaseMs,
+    pollMs: config.processing.pollMs,
+  });
 
   const monitor = createHealthMonitor(
     [
@@ -55,11 +86,14 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     config.healthIntervalMs,
   );
   const fileService = createFileService({
-    files,
-    objects,
+    ...jobDeps,
+    reads,
     settings: config.limits,
+    processing: { workerId, leaseMs: config.processing.leaseMs, notify: () => worker.notify() },
     onUploaded: (bytes) => metrics.uploadedBytes.inc(bytes),
   });
+  // A unary UploadFile carries a whole file; streams are bounded by their running total.
+  const readMaxBytes = largestSizeLimit(config.limits) + 1024 * 1024;
   const healthService = createHealthService(monitor);
   const publicRoutes = (router: ConnectRouter) => {
     router.service(FileService, fileService);
@@ -80,6 +114,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     tls: { ca: tls.ca, cert: tls.cert, key: tls.key },
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    readMaxBytes,
   });
   const external = await createPublicListener({
     routes: publicRoutes,
@@ -93,6 +128,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     ],
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    readMaxBytes,
   });
 
   return {
@@ -104,6 +140,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
       await internal.listen({ host: config.host, port: config.grpcPort });
       await external.listen({ host: config.host, port: config.httpPort });
       monitor.start();
+      worker.start();
       return {
         grpcPort: (internal.server.address() as AddressInfo).port,
         httpPort: (external.server.address() as AddressInfo).port,
@@ -113,7 +150,8 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
       monitor.drain();
       // Load balancers poll readiness: give them time to stop sending new calls.
       await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainDelayMs));
-      await Promise.all([internal.close(), external.close()]);
+      await Promise.all([internal.close(), external.close(), worker.stop(config.shutdownTimeoutMs)]);
+      await cache?.close();
       await backends.files.close();
       backends.objects.close();
       await tracing.shutdown();

@@ -70,8 +70,18 @@ const schema = z.object({
   UPLOAD_URL_TTL_SECONDS: seconds(900),
   DOWNLOAD_URL_TTL_SECONDS: seconds(900),
   MAX_FILES_PER_BATCH: int(1, 100, 10),
-  // A single presigned PUT cannot exceed 5 GiB on S3.
-  MAX_FILE_SIZE_BYTES: int(1, 5 * 1024 * MIB, 10 * MIB),
+  // A single presigned PUT cannot exceed 5 GiB on S3; uploads through the
+  // service are held on disk, not memory, but stay image-sized.
+  MAX_FILE_SIZE_BYTES: int(1, 1024 * MIB, 10 * MIB),
+  MAX_COVER_PHOTO_SIZE_BYTES: int(1, 1024 * MIB, 20 * MIB),
+  WEBP_QUALITY: int(1, 100, 82),
+  MAX_IMAGE_PIXELS: int(1, 1_000_000_000, 50_000_000),
+  PROCESSING_CONCURRENCY: int(0, 64, 1),
+  PROCESSING_LEASE_MS: int(1_000, 3_600_000, 60_000),
+  PROCESSING_POLL_MS: int(50, 600_000, 1_000),
+  PROCESSING_MAX_ATTEMPTS: int(1, 100, 5),
+  PROCESSING_RETRY_BASE_MS: int(10, 600_000, 2_000),
+  REDIS_URL: optional.refine((v) => v === undefined || /^rediss?:\/\//.test(v), "must be a redis:// or rediss:// URL"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 60_000, 1_000),
@@ -163,9 +173,20 @@ export interface Config {
   limits: {
     maxFilesPerBatch: number;
     maxFileSizeBytes: number;
+    maxCoverPhotoSizeBytes: number;
     uploadUrlTtlSeconds: number;
     downloadUrlTtlSeconds: number;
   };
+  images: { webpQuality: number; maxPixels: number };
+  processing: {
+    /** Jobs this instance runs at once; 0 runs no worker here. */
+    concurrency: number;
+    leaseMs: number;
+    pollMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+  };
+  redisUrl?: string;
   logLevel: string;
   shutdownTimeoutMs: number;
   shutdownDrainDelayMs: number;
@@ -239,9 +260,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: {
       maxFilesPerBatch: e.MAX_FILES_PER_BATCH,
       maxFileSizeBytes: e.MAX_FILE_SIZE_BYTES,
+      maxCoverPhotoSizeBytes: e.MAX_COVER_PHOTO_SIZE_BYTES,
       uploadUrlTtlSeconds: e.UPLOAD_URL_TTL_SECONDS,
       downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
     },
+    images: { webpQuality: e.WEBP_QUALITY, maxPixels: e.MAX_IMAGE_PIXELS },
+    processing: {
+      concurrency: e.PROCESSING_CONCURRENCY,
+      leaseMs: e.PROCESSING_LEASE_MS,
+      pollMs: e.PROCESSING_POLL_MS,
+      maxAttempts: e.PROCESSING_MAX_ATTEMPTS,
+      retryBaseMs: e.PROCESSING_RETRY_BASE_MS,
+    },
+    redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,

@@ -32,9 +32,13 @@ describe("loadConfig", () => {
     expect(config.limits).toEqual({
       maxFilesPerBatch: 10,
       maxFileSizeBytes: 10 * 1024 * 1024,
+      maxCoverPhotoSizeBytes: 20 * 1024 * 1024,
       uploadUrlTtlSeconds: 900,
       downloadUrlTtlSeconds: 900,
     });
+    expect(config.images).toEqual({ webpQuality: 82, maxPixels: 50_000_000 });
+    expect(config.processing.concurrency).toBe(1);
+    expect(config.redisUrl).toBeUndefined();
     expect(config.jwt).toMatchObject({ kind: "keys", algorithms: ["HS256"] });
     expect(config.database).toEqual({ kind: "mysql", url: valid.DATABASE_URL });
     expect(config.objects).toMatchObject({ kind: "s3", bucket: "files" });

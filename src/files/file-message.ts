@@ -1,13 +1,26 @@
 // Persistence records → the contract's File message.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { FileSchema, FileStatus, type File } from "../../gen/file/v1/file_service_pb.js";
-import type { FileRecord, FileStatus as RecordStatus } from "../db/file-repository.js";
+import { FileSchema, FileStatus, ProcessingStatus, type File } from "../../gen/file/v1/file_service_pb.js";
+import type {
+  FileRecord,
+  FileStatus as RecordStatus,
+  ProcessingStatus as RecordProcessingStatus,
+} from "../db/file-repository.js";
+import { purposeToProto } from "./purposes.js";
 
 const STATUS: Record<RecordStatus, FileStatus> = {
   pending: FileStatus.PENDING,
   uploaded: FileStatus.UPLOADED,
   deleted: FileStatus.DELETED,
+};
+
+const PROCESSING: Record<RecordProcessingStatus, ProcessingStatus> = {
+  pending: ProcessingStatus.PENDING,
+  processing: ProcessingStatus.PROCESSING,
+  completed: ProcessingStatus.COMPLETED,
+  failed: ProcessingStatus.FAILED,
+  cancelled: ProcessingStatus.CANCELLED,
 };
 
 export function statusFromProto(status: FileStatus): RecordStatus | undefined {
@@ -26,5 +39,19 @@ export function toFileMessage(record: FileRecord): File {
     createdAt: timestampFromDate(record.createdAt),
     uploadedAt: record.uploadedAt ? timestampFromDate(record.uploadedAt) : undefined,
     deletedAt: record.deletedAt ? timestampFromDate(record.deletedAt) : undefined,
+    purpose: purposeToProto(record.purpose),
+    sha256: record.sha256 ?? "",
+    width: record.width ?? 0,
+    height: record.height ?? 0,
+    blurhash: record.blurhash ?? "",
+    variants: record.variants.map((v) => ({
+      name: v.name,
+      width: v.width,
+      height: v.height,
+      contentType: v.contentType,
+      sizeBytes: BigInt(v.sizeBytes),
+    })),
+    processingStatus: PROCESSING[record.processingStatus],
+    processingError: record.processingError ?? "",
   });
 }

@@ -1,25 +1,34 @@
-// The FileService RPCs: the life of a file, pending → uploaded → deleted.
-// Transport-agnostic: the same handlers serve gRPC (services, mTLS) and
-// Connect/gRPC-Web (browsers, JWT). Who is calling comes from the context;
-// every read and write is scoped to the owner that caller acts for.
+// The FileService RPCs: the life of a file, pending → uploaded → deleted, and
+// the variants made of it. Transport-agnostic: the same handlers serve gRPC
+// (services, mTLS) and Connect/gRPC-Web (browsers, JWT). Who is calling comes
+// from the context; every read and write is scoped to the owner that caller
+// acts for.
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { create as contentDisposition } from "content-disposition";
 import {
   ConfirmFailureCode,
   FileStatus,
-  type FileService,
   type ConfirmFailure,
+  type FileService,
+  type ProcessingOptions,
+  type UploadMetadata,
 } from "../../gen/file/v1/file_service_pb.js";
 import { principalOf } from "../auth/principal.js";
 import { resolveOwner } from "../auth/owner.js";
-import type { FileRecord, FileRepository, FileStatus as RecordStatus } from "../db/file-repository.js";
+import type { FilePurpose, FileRecord, FileRepository, FileStatus as RecordStatus } from "../db/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { MAX_URL_TTL_SECONDS } from "../config.js";
-import { checkBatchSize, checkFileToUpload, type UploadLimits, type ValidFileToUpload } from "./upload-rules.js";
+import type { ImageSettings } from "../processing/make-variants.js";
+import { runJob, type RetryPolicy } from "../processing/run-job.js";
+import type { Logger } from "../observability/logger.js";
+import { checkBatchSize, checkFileToUpload, checkNameAndType, type UploadLimits, type ValidFileToUpload } from "./upload-rules.js";
 import { newFileId, objectKeyFor, parseFileId, parseFileIds } from "./file-ids.js";
 import { statusFromProto, toFileMessage } from "./file-message.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
+import { purposeFromProto } from "./purposes.js";
+import { storeDirectUpload, type DirectUpload } from "./direct-upload.js";
+import { verifyUploadedObject } from "./confirm-checks.js";
 
 export interface FileServiceSettings extends UploadLimits {
   uploadUrlTtlSeconds: number;
@@ -28,10 +37,17 @@ export interface FileServiceSettings extends UploadLimits {
 
 export interface FileServiceDeps {
   files: FileRepository;
+  /** Reads for GetFile/BatchGetFiles (read-through cached when a cache is configured). */
+  reads?: Pick<FileRepository, "findByIds">;
   objects: ObjectStore;
   settings: FileServiceSettings;
+  images: ImageSettings;
+  retry: RetryPolicy;
+  /** This process's processing worker. */
+  processing: { workerId: string; leaseMs: number; notify(): void };
+  log: Logger;
   now?: () => Date;
-  /** Told the bytes of each batch of files that became uploaded (for metrics). */
+  /** Told the bytes of files that became uploaded (for metrics). */
   onUploaded?: (bytes: number) => void;
 }
 
@@ -43,20 +59,40 @@ const LISTED_BY_DEFAULT: readonly RecordStatus[] = ["pending", "uploaded"];
 
 export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof FileService> {
   const { files, objects, settings } = deps;
+  const reads = deps.reads ?? files;
   const now = deps.now ?? (() => new Date());
   const ownerFor = (context: HandlerContext, ownerId: string) => resolveOwner(principalOf(context), ownerId);
+  const directDeps = { ...deps, limits: settings, now };
 
   /** The owner's records for `ids`, keyed by id. */
-  async function recordsById(ownerId: string, ids: readonly string[]): Promise<Map<string, FileRecord>> {
-    const records = await files.findByIds(ownerId, ids);
+  async function recordsById(
+    ownerId: string,
+    ids: readonly string[],
+    source: Pick<FileRepository, "findByIds"> = files,
+  ): Promise<Map<string, FileRecord>> {
+    const records = await source.findByIds(ownerId, ids);
     return new Map(records.map((r) => [r.id, r]));
   }
 
-  async function getOne(ownerId: string, fileId: string): Promise<FileRecord> {
-    const record = (await recordsById(ownerId, [fileId])).get(fileId);
+  async function getOne(
+    ownerId: string,
+    fileId: string,
+    source: Pick<FileRepository, "findByIds"> = files,
+  ): Promise<FileRecord> {
+    const record = (await recordsById(ownerId, [fileId], source)).get(fileId);
     // Foreign and missing look the same: no caller learns another owner's file exists.
     if (record === undefined) throw new ConnectError(`file ${fileId} not found`, Code.NotFound);
     return record;
+  }
+
+  /** Validates what UploadFile and UploadFileStream share (before any byte is read). */
+  function directUpload(meta: Omit<UploadMetadata, "$typeName" | "$unknown">, context: HandlerContext): DirectUpload {
+    const ownerId = ownerFor(context, meta.ownerId);
+    const purpose = parsePurpose(meta.purpose, "purpose");
+    const named = checkNameAndType(meta.filename, meta.contentType, "");
+    if (!named.ok) throw new ConnectError(named.violations.join("; "), Code.InvalidArgument);
+    const options = parseProcessingOptions(meta.processing, "processing");
+    return { ownerId, ...named.value, purpose, ...options };
   }
 
   return {
@@ -65,11 +101,16 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       const batchProblem = checkBatchSize(req.files.length, settings);
       if (batchProblem !== undefined) throw new ConnectError(batchProblem, Code.InvalidArgument);
 
-      const valid: ValidFileToUpload[] = [];
+      const valid: Array<ValidFileToUpload & { purpose: FilePurpose }> = [];
       const violations: string[] = [];
       req.files.forEach((file, i) => {
-        const checked = checkFileToUpload(file, `files[${i}]`, settings);
-        if (checked.ok) valid.push(checked.value);
+        const purpose = purposeFromProto(file.purpose);
+        if (purpose === undefined) {
+          violations.push(`files[${i}].purpose: unknown purpose ${file.purpose}`);
+          return;
+        }
+        const checked = checkFileToUpload(file, `files[${i}]`, purpose, settings);
+        if (checked.ok) valid.push({ ...checked.value, purpose });
         else violations.push(...checked.violations);
       });
       if (violations.length > 0) throw new ConnectError(violations.join("; "), Code.InvalidArgument);
@@ -136,7 +177,13 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       const rejectedKeys = toCheck.filter((r, i) => verified[i]?.remove === true).map((r) => r.objectKey);
       if (rejectedKeys.length > 0) await objects.delete(rejectedKeys);
 
-      if (passed.length > 0) await files.markUploaded(ownerId, passed, now());
+      if (passed.length > 0) {
+        const at = now();
+        await files.markUploaded(ownerId, passed, at);
+        // Variants are made in the background: ConfirmUpload returns at once.
+        await files.requestProcessing(ownerId, passed, { webpQuality: null }, at);
+        deps.processing.notify();
+      }
 
       // Re-read so the answer reflects what is stored, even if a delete raced with us.
       const confirmedIds = ids.filter((id) => passed.includes(id) || records.get(id)?.status === "uploaded");
@@ -156,14 +203,14 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
 
     async getFile(req, context) {
       const ownerId = ownerFor(context, req.ownerId);
-      const record = await getOne(ownerId, parseFileId(req.fileId, "file_id"));
+      const record = await getOne(ownerId, parseFileId(req.fileId, "file_id"), reads);
       return { file: toFileMessage(record) };
     },
 
     async batchGetFiles(req, context) {
       const ownerId = ownerFor(context, req.ownerId);
       const ids = parseFileIds(req.fileIds, "file_ids", MAX_IDS_PER_CALL);
-      const records = await recordsById(ownerId, ids);
+      const records = await recordsById(ownerId, ids, reads);
       return {
         files: ids.flatMap((id) => {
           const record = records.get(id);
@@ -183,30 +230,19 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
           Code.InvalidArgument,
         );
       }
+      const variant = req.variant.trim().toLowerCase() || "original";
       const records = await recordsById(ownerId, ids);
       // All or nothing: one unusable id fails the call, naming it.
-      for (const id of ids) {
-        const record = records.get(id);
-        if (record === undefined) throw new ConnectError(`file ${id} not found`, Code.NotFound);
-        if (record.status !== "uploaded") {
-          throw new ConnectError(
-            record.status === "pending"
-              ? `file ${id} is pending: upload its bytes and call ConfirmUpload first`
-              : `file ${id} was deleted`,
-            Code.FailedPrecondition,
-          );
-        }
-      }
+      const targets = ids.map((id) => downloadTarget(records.get(id), id, variant));
       const urls = await Promise.all(
-        ids.map(async (id) => {
-          const record = records.get(id)!;
+        targets.map(async (t) => {
           const signed = await objects.presignGet({
-            key: record.objectKey,
+            key: t.objectKey,
             expiresInSeconds: ttl,
-            contentType: record.contentType,
-            contentDisposition: contentDisposition(record.filename, { type: req.attachment ? "attachment" : "inline" }),
+            contentType: t.contentType,
+            contentDisposition: contentDisposition(t.filename, { type: req.attachment ? "attachment" : "inline" }),
           });
-          return { fileId: id, url: signed.url, expiresAt: timestampFromDate(signed.expiresAt) };
+          return { fileId: t.id, url: signed.url, expiresAt: timestampFromDate(signed.expiresAt) };
         }),
       );
       return { urls };
@@ -217,9 +253,9 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       const fileId = parseFileId(req.fileId, "file_id");
       const record = await getOne(ownerId, fileId);
       // The row first: once it says deleted, nobody gets a URL for the object.
-      // Removing the object is idempotent, so a retry after a failure finishes the job.
+      // Removing objects is idempotent, so a retry after a failure finishes the job.
       await files.markDeleted(ownerId, [fileId], now());
-      const failed = await objects.delete([record.objectKey]);
+      const failed = await objects.delete(objectKeysOf(record));
       if (failed.length > 0) {
         throw new ConnectError(`file ${fileId} is deleted but its bytes could not be removed yet: retry`, Code.Unavailable);
       }
@@ -232,8 +268,11 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       const records = await recordsById(ownerId, ids);
       const found = ids.filter((id) => records.has(id));
       if (found.length > 0) await files.markDeleted(ownerId, found, now());
-      const failedKeys = new Set(await objects.delete(found.map((id) => records.get(id)!.objectKey)));
-      const failedIds = ids.filter((id) => !records.has(id) || failedKeys.has(records.get(id)!.objectKey));
+      const failedKeys = new Set(await objects.delete(found.flatMap((id) => objectKeysOf(records.get(id)!))));
+      const failedIds = ids.filter((id) => {
+        const record = records.get(id);
+        return record === undefined || objectKeysOf(record).some((key) => failedKeys.has(key));
+      });
       return { deletedCount: ids.length - failedIds.length, failedIds };
     },
 
@@ -262,39 +301,111 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
         nextPageToken: rows.length > pageSize && last ? encodePageToken({ after: last.id, filter }) : "",
       };
     },
+
+    async uploadFile(req, context) {
+      const upload = directUpload(req, context);
+      const record = await storeDirectUpload(upload, oneChunk(req.data), directDeps);
+      return { file: toFileMessage(record) };
+    },
+
+    async uploadFileStream(requests, context) {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done || first.value.payload.case !== "metadata") {
+        throw new ConnectError("the first message must carry metadata (owner, filename, content type, purpose)", Code.InvalidArgument);
+      }
+      const upload = directUpload(first.value.payload.value, context);
+      const record = await storeDirectUpload(upload, chunksOf(iterator), directDeps);
+      return { file: toFileMessage(record) };
+    },
+
+    async processFile(req, context) {
+      const ownerId = ownerFor(context, req.ownerId);
+      const fileId = parseFileId(req.fileId, "file_id");
+      const { webpQuality, async } = parseProcessingOptions(req.options, "options");
+      const record = await getOne(ownerId, fileId);
+      if (record.status !== "uploaded") {
+        throw new ConnectError(
+          record.status === "pending" ? `file ${fileId} is pending: confirm the upload first` : `file ${fileId} was deleted`,
+          Code.FailedPrecondition,
+        );
+      }
+      const { workerId, leaseMs } = deps.processing;
+      const claim = async ? undefined : { workerId, leaseMs };
+      await files.requestProcessing(ownerId, [fileId], { webpQuality, claim }, now());
+      if (async) {
+        deps.processing.notify();
+      } else {
+        const job = { fileId, ownerId, objectKey: record.objectKey, contentType: record.contentType, purpose: record.purpose, webpQuality, attempts: 1 };
+        await runJob(job, workerId, { files, objects, images: deps.images, retry: deps.retry, log: deps.log, now });
+      }
+      return { file: toFileMessage(await getOne(ownerId, fileId)) };
+    },
   };
 }
 
-interface ObjectProblem {
-  code: ConfirmFailureCode;
-  reason: string;
-  /** Whether the object must be removed (its bytes are not what was declared). */
-  remove: boolean;
+/** Everything stored for a file: the original and its variants. */
+function objectKeysOf(record: FileRecord): string[] {
+  return [record.objectKey, ...record.variants.map((v) => v.objectKey)];
 }
 
-/** Compares the stored object with what was declared; undefined when it matches. */
-async function verifyUploadedObject(objects: ObjectStore, record: FileRecord): Promise<ObjectProblem | undefined> {
-  const info = await objects.head(record.objectKey);
-  if (info === null) {
-    return {
-      code: ConfirmFailureCode.OBJECT_MISSING,
-      reason: `nothing was uploaded for file ${record.id} yet: PUT the bytes to its upload URL, then confirm`,
-      remove: false,
-    };
+function downloadTarget(record: FileRecord | undefined, id: string, variant: string) {
+  if (record === undefined) throw new ConnectError(`file ${id} not found`, Code.NotFound);
+  if (record.status !== "uploaded") {
+    throw new ConnectError(
+      record.status === "pending"
+        ? `file ${id} is pending: upload its bytes and call ConfirmUpload first`
+        : `file ${id} was deleted`,
+      Code.FailedPrecondition,
+    );
   }
-  if (info.size !== record.sizeBytes) {
-    return {
-      code: ConfirmFailureCode.SIZE_MISMATCH,
-      reason: `file ${record.id}: ${info.size} bytes were uploaded but ${record.sizeBytes} were declared; the upload was discarded, upload the declared bytes again`,
-      remove: true,
-    };
+  if (variant === "original") {
+    return { id, objectKey: record.objectKey, contentType: record.contentType, filename: record.filename };
   }
-  if (info.md5 !== record.md5) {
-    return {
-      code: ConfirmFailureCode.MD5_MISMATCH,
-      reason: `file ${record.id}: the uploaded bytes do not match the declared MD5; the upload was discarded, upload the declared bytes again`,
-      remove: true,
-    };
+  const found = record.variants.find((v) => v.name === variant);
+  if (found !== undefined) {
+    // "cat.png" → "cat-thumb.webp": the name says what the bytes are.
+    const stem = record.filename.replace(/\.[^.]*$/, "");
+    return { id, objectKey: found.objectKey, contentType: found.contentType, filename: `${stem}-${variant}.webp` };
   }
-  return undefined;
+  if (record.processingStatus !== "completed") {
+    throw new ConnectError(
+      `file ${id} has no ${variant} variant yet: processing is ${record.processingStatus}` +
+        (record.processingError ? ` (${record.processingError})` : ""),
+      Code.FailedPrecondition,
+    );
+  }
+  const names = record.variants.map((v) => v.name).join(", ") || "none";
+  throw new ConnectError(`variant: file ${id} has no ${JSON.stringify(variant)} variant (it has: original, ${names})`, Code.InvalidArgument);
+}
+
+function parsePurpose(value: number, field: string): FilePurpose {
+  const purpose = purposeFromProto(value);
+  if (purpose === undefined) throw new ConnectError(`${field}: unknown purpose ${value}`, Code.InvalidArgument);
+  return purpose;
+}
+
+function parseProcessingOptions(options: ProcessingOptions | undefined, field: string) {
+  const quality = options?.webpQuality ?? 0;
+  if (quality < 0 || quality > 100) {
+    throw new ConnectError(`${field}.webp_quality: must be from 1 to 100, or 0 for the default`, Code.InvalidArgument);
+  }
+  return { webpQuality: quality === 0 ? null : quality, async: options?.async ?? false };
+}
+
+async function* oneChunk(data: Uint8Array): AsyncIterable<Uint8Array> {
+  yield data;
+}
+
+/** The chunks after the metadata message; a second metadata message is a caller error. */
+async function* chunksOf(iterator: AsyncIterator<{ payload: { case: string | undefined; value?: unknown } }>) {
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return;
+    const { payload } = next.value;
+    if (payload.case !== "chunk") {
+      throw new ConnectError("after the first message, every message must carry a chunk", Code.InvalidArgument);
+    }
+    yield payload.value as Uint8Array;
+  }
 }

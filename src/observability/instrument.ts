@@ -28,11 +28,17 @@ const LOCAL: Operation = { kind: SpanKind.INTERNAL, attributes: { "object_store.
 // Every contract method but close(): a method added to the interface fails to compile here until it is listed.
 const REPOSITORY_OPERATIONS: Record<Exclude<keyof FileRepository, "close">, Operation> = {
   insertPending: NETWORK,
+  insertUploaded: NETWORK,
   findByIds: NETWORK,
+  findByContentHash: NETWORK,
   markUploaded: NETWORK,
   markDeleted: NETWORK,
   list: NETWORK,
   countByStatus: NETWORK,
+  requestProcessing: NETWORK,
+  claimProcessing: NETWORK,
+  completeProcessing: NETWORK,
+  failProcessing: NETWORK,
   ping: NETWORK,
 };
 
@@ -40,6 +46,8 @@ const OBJECT_STORE_OPERATIONS: Record<Exclude<keyof ObjectStore, "close">, Opera
   presignPut: LOCAL,
   presignGet: LOCAL,
   head: NETWORK,
+  get: NETWORK,
+  put: NETWORK,
   delete: NETWORK,
   ping: NETWORK,
 };

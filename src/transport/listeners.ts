@@ -4,6 +4,7 @@
 //    a socket without one never reaches a handler. For backend services (gRPC).
 //  - public: Connect/JSON and gRPC-Web for browsers, with a JWT and CORS;
 //    HTTP/1.1, or h2 + HTTP/1.1 when given a certificate.
+import { constants as http2Constants, type ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { fastify, LogController, type FastifyInstance, type FastifyPluginAsync } from "fastify";
 import fastifyCors from "@fastify/cors";
@@ -21,8 +22,6 @@ import type { RequestGate } from "../auth/request-gate.js";
 import type { Logger } from "../observability/logger.js";
 import { rpcBoundary } from "./rpc-interceptors.js";
 
-/** Requests are small metadata messages; a larger message is refused unread. */
-const READ_MAX_BYTES = 4 * 1024 * 1024;
 
 // Fastify's generics differ between HTTP/1 and HTTP/2 servers; the host code
 // only registers plugins and listens, so one loose type serves both.
@@ -36,6 +35,8 @@ interface ListenerOptions {
   gate: RequestGate;
   log: Logger;
   shutdownTimeoutMs: number;
+  /** Largest message accepted (a unary upload carries a whole file); larger ones are refused unread. */
+  readMaxBytes: number;
 }
 
 export interface InternalListenerOptions extends ListenerOptions {
@@ -58,6 +59,7 @@ export async function createInternalListener(options: InternalListenerOptions): 
     // An open HTTP/2 session would otherwise hold close() forever.
     forceCloseConnections: true,
   }) as unknown as Listener;
+  resetUnreadRequestStreams(app);
   // One certificate parse per connection, not per request.
   const peers = new WeakMap<object, PeerCertificate>();
   await app.register(fastifyConnectPlugin, {
@@ -97,6 +99,7 @@ export async function createPublicListener(options: PublicListenerOptions): Prom
       ? fastify({ ...common, http2: true, https: { ...options.tls, allowHTTP1: true } })
       : fastify(common)
   ) as unknown as Listener;
+  resetUnreadRequestStreams(app);
   if (options.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
       origin: options.corsOrigins.includes("*") ? "*" : [...options.corsOrigins],
@@ -116,11 +119,32 @@ export async function createPublicListener(options: PublicListenerOptions): Prom
 function connectOptions(options: ListenerOptions, log: Logger) {
   return {
     routes: options.routes,
-    readMaxBytes: READ_MAX_BYTES,
+    readMaxBytes: options.readMaxBytes,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
     interceptors: [...(options.interceptors ?? []), rpcBoundary(log)],
     requestGate: logRejections(options.gate, log),
   };
+}
+
+/**
+ * A client stream the server refused early (too large, wrong type) would leave
+ * the client blocked on HTTP/2 flow control: Node answers but never resets the
+ * stream, and nobody reads the rest of the body. Once the response is complete
+ * and the body was not read to its end, end the stream with RST_STREAM(NO_ERROR)
+ * (RFC 9113 §8.1: the response is valid, stop sending).
+ */
+function resetUnreadRequestStreams(app: Listener): void {
+  app.addHook("onRequest", (req, reply, done) => {
+    const stream = (req.raw as { stream?: ServerHttp2Stream }).stream;
+    if (stream !== undefined) {
+      reply.raw.once("finish", () => {
+        if (!req.raw.readableEnded && !stream.closed && !stream.destroyed) {
+          stream.close(http2Constants.NGHTTP2_NO_ERROR);
+        }
+      });
+    }
+    done();
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { codeOf } from "../support/rpc.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ConfirmFailureCode, FileStatus } from "../../gen/file/v1/file_service_pb.js";
 import { startTestService, type TestService } from "../support/service.js";
-import { fileSpec, md5Base64, pngLikeBytes, putUpload } from "../support/upload.js";
+import { fileSpec, jpegLikeBytes, md5Base64, pngLikeBytes, putUpload } from "../support/upload.js";
 
 let svc: TestService;
 beforeAll(async () => {
@@ -20,7 +20,7 @@ describe("presigned upload lifecycle over gRPC + mTLS", () => {
     const client = svc.serviceClient();
     const owner = "user-lifecycle";
     const a = pngLikeBytes(2048);
-    const b = pngLikeBytes(5000);
+    const b = jpegLikeBytes(5000);
 
     const before = Date.now();
     const { uploads } = await client.generateUploadURLs({

@@ -11,7 +11,7 @@ import { DependencyUnavailableError } from "../../src/errors.js";
 import { instrumentObjectStore, instrumentRepository } from "../../src/observability/instrument.js";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.js";
 import { createTracing, type Tracing } from "../../src/observability/tracing.js";
-import type { ObjectInfo, ObjectStore, PresignedRequest, PresignGetInput, PresignPutInput } from "../../src/storage/object-store.js";
+import type { ObjectInfo, ObjectStore, PresignedRequest, PresignGetInput, PresignPutInput, PutObjectInput } from "../../src/storage/object-store.js";
 import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { startS3Server, type S3Server } from "../support/s3-server.js";
@@ -104,6 +104,7 @@ function newRecord(ownerId: string): NewFileRecord {
     md5: "1B2M2Y8AsgTpgAmY7PhCfg==",
     objectKey: `${ownerId}/${id}`,
     createdAt: new Date(),
+    purpose: "unspecified",
   };
 }
 
@@ -224,6 +225,12 @@ describe("wrapping", () => {
     }
     delete(keys: readonly string[]): Promise<string[]> {
       return this.#inner.delete(keys);
+    }
+    put(input: PutObjectInput): Promise<void> {
+      return this.#inner.put(input);
+    }
+    get(key: string, range?: { start: number; end: number }): Promise<Buffer | null> {
+      return this.#inner.get(key, range);
     }
     ping(): Promise<void> {
       return this.#inner.ping();

@@ -147,6 +147,7 @@ describe("files gauge", () => {
           md5: "1B2M2Y8AsgTpgAmY7PhCfg==",
           objectKey: `${owner}/${id}`,
           createdAt: new Date(),
+          purpose: "unspecified" as const,
         })),
       );
       await repo.markUploaded(owner, [ids[0]!], new Date());

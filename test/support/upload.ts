@@ -1,13 +1,23 @@
 // What an uploader does with a presigned upload, and bytes to upload.
 import { createHash, randomBytes } from "node:crypto";
 import type { PresignedUpload } from "../../gen/file/v1/file_service_pb.js";
+import { blackPng } from "./images.js";
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const TINY_PNG = blackPng(2, 2);
 
-/** `size` bytes that start like a PNG, random after that (unique per call). */
+/**
+ * A real PNG of at least `size` bytes (exactly `size` when that is larger than
+ * a 2x2 PNG), made unique per call by random bytes after its end, which
+ * decoders ignore.
+ */
 export function pngLikeBytes(size: number): Buffer {
+  return Buffer.concat([TINY_PNG, randomBytes(Math.max(1, size - TINY_PNG.length))]);
+}
+
+/** `size` bytes that start like a JPEG (SOI + APP0), random after that. */
+export function jpegLikeBytes(size: number): Buffer {
   const bytes = randomBytes(size);
-  PNG_SIGNATURE.copy(bytes, 0, 0, Math.min(size, PNG_SIGNATURE.length));
+  Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]).copy(bytes);
   return bytes;
 }
 

@@ -1,0 +1,51 @@
+// What ConfirmUpload checks about an object a client uploaded with a presigned
+// URL. Some S3-compatible stores check nothing, so we check again: present,
+// the declared size and MD5, and bytes of the declared image type.
+import { ConfirmFailureCode } from "../../gen/file/v1/file_service_pb.js";
+import type { FileRecord } from "../db/file-repository.js";
+import type { ObjectStore } from "../storage/object-store.js";
+import { SNIFF_BYTES, sniffImageType } from "../media/image-types.js";
+
+export interface ObjectProblem {
+  code: ConfirmFailureCode;
+  reason: string;
+  /** Whether the object must be removed (its bytes are not what was declared). */
+  remove: boolean;
+}
+
+/** Undefined when the object is what was declared. */
+export async function verifyUploadedObject(objects: ObjectStore, record: FileRecord): Promise<ObjectProblem | undefined> {
+  const info = await objects.head(record.objectKey);
+  if (info === null) {
+    return {
+      code: ConfirmFailureCode.OBJECT_MISSING,
+      reason: `nothing was uploaded for file ${record.id} yet: PUT the bytes to its upload URL, then confirm`,
+      remove: false,
+    };
+  }
+  if (info.size !== record.sizeBytes) {
+    return {
+      code: ConfirmFailureCode.SIZE_MISMATCH,
+      reason: `file ${record.id}: ${info.size} bytes were uploaded but ${record.sizeBytes} were declared; the upload was discarded, upload the declared bytes again`,
+      remove: true,
+    };
+  }
+  if (info.md5 !== record.md5) {
+    return {
+      code: ConfirmFailureCode.MD5_MISMATCH,
+      reason: `file ${record.id}: the uploaded bytes do not match the declared MD5; the upload was discarded, upload the declared bytes again`,
+      remove: true,
+    };
+  }
+  // The declared type is only a claim: the first bytes decide.
+  const head = await objects.get(record.objectKey, { start: 0, end: SNIFF_BYTES - 1 });
+  const actual = head === null ? undefined : await sniffImageType(head);
+  if (actual !== record.contentType) {
+    return {
+      code: ConfirmFailureCode.TYPE_MISMATCH,
+      reason: `file ${record.id}: the uploaded bytes are ${actual ?? "not an image of an allowed type"}, not ${record.contentType}; the upload was discarded`,
+      remove: true,
+    };
+  }
+  return undefined;
+}

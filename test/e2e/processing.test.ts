@@ -1,0 +1,156 @@
+// Background processing across service instances sharing one MySQL database:
+// claims are exclusive, and a job whose worker died is taken up again.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import mysql from "mysql2/promise";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { FileService, ProcessingStatus } from "../../gen/file/v1/file_service_pb.js";
+import { serviceEnv, startBackends, type Backends } from "../support/service.js";
+import { freePort, startServiceProcess, type ServiceProcess } from "../support/service-process.js";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+import { pngImage } from "../support/images.js";
+import { fileSpec, putUpload } from "../support/upload.js";
+
+let backends: Backends;
+let db: mysql.Connection;
+const instances: Array<{ service: ServiceProcess; sessions: Http2SessionManager }> = [];
+
+beforeAll(async () => {
+  backends = await startBackends();
+  db = await mysql.createConnection(backends.db.url);
+});
+afterEach(async () => {
+  for (const { service, sessions } of instances.splice(0)) {
+    sessions.abort();
+    if (service.child.exitCode === null && service.child.signalCode === null) {
+      service.child.kill("SIGKILL");
+      await service.exited;
+    }
+  }
+});
+afterAll(async () => {
+  await db?.end();
+  await backends?.stop();
+});
+
+async function startInstance(env: Record<string, string>) {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const service = startServiceProcess({
+    env: {
+      ...serviceEnv(backends),
+      AWS_ACCESS_KEY_ID: "S3RVER",
+      AWS_SECRET_ACCESS_KEY: "S3RVER",
+      HOST: "127.0.0.1",
+      GRPC_PORT: String(grpcPort),
+      HTTP_PORT: String(httpPort),
+      SHUTDOWN_DRAIN_DELAY_MS: "0",
+      PROCESSING_POLL_MS: "100",
+      ...env,
+    },
+  });
+  await service.waitFor(/file-service listening/);
+  const url = `https://localhost:${grpcPort}`;
+  const { ca, hangout } = backends.pki;
+  const sessions = new Http2SessionManager(url, undefined, { ca, cert: hangout.cert, key: hangout.key });
+  instances.push({ service, sessions });
+  return { service, client: createClient(FileService, createGrpcTransport({ baseUrl: url, sessionManager: sessions })) };
+}
+
+type Client = Awaited<ReturnType<typeof startInstance>>["client"];
+
+/** Reserves, uploads and confirms `count` distinct PNGs; returns their ids. */
+async function uploadAndConfirm(client: Client, ownerId: string, count: number, seed: number): Promise<string[]> {
+  const pngs = await Promise.all(
+    Array.from({ length: count }, (_, i) => pngImage(900, 700, `#${(seed * 40 + i * 7).toString(16).padStart(6, "0").slice(-6)}`)),
+  );
+  const { uploads } = await client.generateUploadURLs({ ownerId, files: pngs.map((png, i) => fileSpec(png, `f${seed}-${i}.png`)) });
+  await Promise.all(uploads.map((u, i) => putUpload(u, pngs[i]!)));
+  const { files, failures } = await client.confirmUpload({ ownerId, fileIds: uploads.map((u) => u.fileId) });
+  expect(failures).toEqual([]);
+  return files.map((f) => f.id);
+}
+
+async function processingRows(ids: readonly string[]) {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT id, processing_status AS status, processing_attempts AS attempts, processing_locked_by AS lockedBy FROM files WHERE id IN (?)",
+    [ids],
+  );
+  return rows as Array<{ id: string; status: string; attempts: number; lockedBy: string | null }>;
+}
+
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** How many "processed" log lines each instance wrote per file id. */
+function processedBy(service: ServiceProcess): string[] {
+  return service
+    .stdout()
+    .split("\n")
+    .filter((l) => l.includes('"msg":"processed"'))
+    .map((l) => (JSON.parse(l) as { fileId: string }).fileId);
+}
+
+describe("two instances on one database", () => {
+  it("process 20 confirmed files exactly once each", async () => {
+    const one = await startInstance({ PROCESSING_CONCURRENCY: "2" });
+    const two = await startInstance({ PROCESSING_CONCURRENCY: "2" });
+    const ids = [
+      ...(await uploadAndConfirm(one.client, "twice-owner", 10, 1)),
+      ...(await uploadAndConfirm(two.client, "twice-owner", 10, 2)),
+    ];
+    const rows = await until(() => processingRows(ids), (r) => r.every((row) => row.status === "completed"));
+    expect(rows).toHaveLength(20);
+    expect(rows.every((row) => row.attempts === 1)).toBe(true);
+
+    const byOne = processedBy(one.service);
+    const byTwo = processedBy(two.service);
+    expect([...byOne, ...byTwo].sort()).toEqual([...ids].sort()); // each file once, no file twice
+    expect(byOne.length).toBeGreaterThan(0); // both instances took part
+    expect(byTwo.length).toBeGreaterThan(0);
+    const { files } = await one.client.batchGetFiles({ ownerId: "twice-owner", fileIds: ids });
+    expect(files.every((f) => f.processingStatus === ProcessingStatus.COMPLETED && f.variants.length === 2)).toBe(true);
+  });
+});
+
+describe("a worker killed mid-job", () => {
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    proxy = await startTcpProxy(Number(new URL(backends.s3.endpoint).port));
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it("has its job resumed by another instance once the lease expires", async () => {
+    // Instance A reaches S3 through the proxy, so its job can be stalled mid-way.
+    const stalled = await startInstance({
+      S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+      PROCESSING_LEASE_MS: "1500",
+    });
+    // Instance C only takes requests (no worker), so A is the one that claims.
+    const front = await startInstance({ PROCESSING_CONCURRENCY: "0" });
+    proxy.pause();
+    const [id] = await uploadAndConfirm(front.client, "killed-owner", 1, 3);
+    const claimed = await until(() => processingRows([id!]), (r) => r[0]?.status === "processing");
+    expect(claimed[0]!.lockedBy).toContain(`-${stalled.service.child.pid}-`);
+
+    stalled.service.child.kill("SIGKILL");
+    await stalled.service.exited;
+    proxy.resume();
+
+    const rescuer = await startInstance({});
+    const done = await until(() => processingRows([id!]), (r) => r[0]?.status === "completed", 20_000);
+    expect(done[0]!.attempts).toBe(2); // A's claim, then the rescuer's
+    expect(done[0]!.lockedBy).toBeNull();
+    expect(processedBy(rescuer.service)).toEqual([id]);
+    const { file } = await rescuer.client.getFile({ ownerId: "killed-owner", fileId: id! });
+    expect(file?.variants.map((v) => v.name)).toEqual(["large", "thumb"]);
+  });
+});
