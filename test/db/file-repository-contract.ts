@@ -844,3 +844,39 @@ export function everyOperation(repo: FileRepository, owner: string): Array<() =>
     () => repo.failProcessing(uuidv7(), "w", "error", null),
   ];
 }
+
+/**
+ * After the media migration on a database written by the init schema: the old
+ * uploaded row reads back with the new columns' defaults, is not due until
+ * queued, then claims like any job; new uploads insert normally.
+ */
+export async function expectUpgradedRows(
+  repo: FileRepository,
+  owner: string,
+  { pendingId, uploadedId }: { pendingId: string; uploadedId: string },
+): Promise<void> {
+  const [record] = await repo.findByIds(owner, [uploadedId]);
+  expect(record).toEqual({
+    id: uploadedId,
+    ownerId: owner,
+    filename: "b.png",
+    contentType: "image/png",
+    sizeBytes: 2,
+    md5: "m",
+    status: "uploaded",
+    objectKey: "k2",
+    createdAt: new Date("2025-01-01T00:00:00.002Z"),
+    uploadedAt: new Date("2025-01-01T00:00:01.000Z"),
+    deletedAt: null,
+    purpose: "unspecified",
+    ...unprocessed,
+    variants: [],
+  });
+  const now = new Date();
+  expect(await repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toEqual([]);
+  expect(await repo.requestProcessing(owner, [pendingId, uploadedId], { webpQuality: null }, now)).toBe(1);
+  expect(await repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toMatchObject([
+    { fileId: uploadedId, attempts: 1 },
+  ]);
+  expect(await repo.insertUploaded(newUploaded(owner))).toEqual({ inserted: true });
+}

@@ -17,15 +17,13 @@ import {
 import { DependencyUnavailableError } from "../../src/errors.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import {
-  byId,
   describeFileRepository,
   everyOperation,
+  expectUpgradedRows,
   migrationsUpTo,
   migrationTags,
   newOwner,
   newRecord,
-  newUploaded,
-  unprocessed,
 } from "./file-repository-contract.js";
 
 const migrationsFolder = path.join(import.meta.dirname, "../../migrations/mysql");
@@ -203,30 +201,7 @@ describe("MySQL only", () => {
         const [applied] = await conn.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM __drizzle_migrations");
         expect(Number(applied[0]?.n)).toBe(tags.length);
 
-        expect(await byId(upgraded, owner, uploadedId)).toEqual({
-          id: uploadedId,
-          ownerId: owner,
-          filename: "b.png",
-          contentType: "image/png",
-          sizeBytes: 2,
-          md5: "m",
-          status: "uploaded",
-          objectKey: "k2",
-          createdAt: new Date("2025-01-01T00:00:00.002Z"),
-          uploadedAt: new Date("2025-01-01T00:00:01.000Z"),
-          deletedAt: null,
-          purpose: "unspecified",
-          ...unprocessed,
-          variants: [],
-        });
-        // Not due until someone queues it; then it is an ordinary job.
-        const now = new Date();
-        expect(await upgraded.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toEqual([]);
-        expect(await upgraded.requestProcessing(owner, [pendingId, uploadedId], { webpQuality: null }, now)).toBe(1);
-        expect(await upgraded.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toMatchObject([
-          { fileId: uploadedId, attempts: 1 },
-        ]);
-        expect(await upgraded.insertUploaded(newUploaded(owner))).toEqual({ inserted: true });
+        await expectUpgradedRows(upgraded, owner, { pendingId, uploadedId });
       } finally {
         await upgraded.close();
         await conn.end();

@@ -14,17 +14,15 @@ import type { FileRepository, FileStatus } from "../../src/db/file-repository.js
 import { createSqliteFileRepository, toRepositoryError } from "../../src/db/sqlite/sqlite-file-repository.js";
 import { DependencyUnavailableError } from "../../src/errors.js";
 import {
-  byId,
   causeCodes,
   describeFileRepository,
+  expectUpgradedRows,
   idsOf,
   migrationsUpTo,
   migrationTags,
   newOwner,
   newRecord,
   newRecords,
-  newUploaded,
-  unprocessed,
 } from "./file-repository-contract.js";
 
 const migrationsFolder = path.join(import.meta.dirname, "../../migrations/sqlite");
@@ -170,30 +168,7 @@ describe("SQLite only", () => {
       const repo = await createSqliteFileRepository(file);
       try {
         expect(await appliedMigrations(file)).toHaveLength(allMigrations.length);
-        expect(await byId(repo, owner, uploadedId)).toEqual({
-          id: uploadedId,
-          ownerId: owner,
-          filename: "b.png",
-          contentType: "image/png",
-          sizeBytes: 2,
-          md5: "m",
-          status: "uploaded",
-          objectKey: "k2",
-          createdAt: new Date("2025-01-01T00:00:00.002Z"),
-          uploadedAt: new Date("2025-01-01T00:00:01.000Z"),
-          deletedAt: null,
-          purpose: "unspecified",
-          ...unprocessed,
-          variants: [],
-        });
-        // Not due until someone queues it; then it is an ordinary job.
-        const now = new Date();
-        expect(await repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toEqual([]);
-        expect(await repo.requestProcessing(owner, [pendingId, uploadedId], { webpQuality: null }, now)).toBe(1);
-        expect(await repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 10, now })).toMatchObject([
-          { fileId: uploadedId, attempts: 1 },
-        ]);
-        expect(await repo.insertUploaded(newUploaded(owner))).toEqual({ inserted: true });
+        await expectUpgradedRows(repo, owner, { pendingId, uploadedId });
       } finally {
         await repo.close();
       }
