@@ -1,4 +1,7 @@
-// FileRepository on MySQL 8 / MariaDB 10.11 through a mysql2 pool and drizzle.
+// FileRepository on MySQL 8 / MariaDB 10.11 through a mysql2 pool and drizzle;
+// the calls on every request (insertPending, findByIds) as plain SQL written
+// once, since building a drizzle query costs more client CPU than the database
+// call it makes.
 import { asc, count, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import mysql from "mysql2/promise";
@@ -54,9 +57,13 @@ export function createMysqlFileRepository(
     connectTimeout: 3_000,
     // Lets the OS notice peers that vanished (failover, NAT drop) on idle connections.
     enableKeepAlive: true,
-    // drizzle's datetime columns convert to UTC themselves; this only covers a raw
-    // Date parameter, which mysql2 would otherwise format in the process's time zone.
+    // drizzle's datetime columns convert to UTC themselves; this covers the raw
+    // statements (insertPending, findByIds): mysql2 writes and reads DATETIME in
+    // UTC instead of the process's time zone.
     timezone: "Z",
+    // No stack captured per query (mysql2 does it for every call by default, on
+    // the hot path): a failure keeps its code and message, which is what callers map.
+    trace: false,
   });
   const db = drizzle({ client: pool });
   let closing: Promise<void> | undefined;
@@ -71,7 +78,11 @@ export function createMysqlFileRepository(
     }
   }
 
-  /** The records matching `where`, each with its variants: two queries whatever their number. */
+  /**
+   * The records matching `where`, each with its variants: two queries whatever
+   * their number. For the rarer reads (list, dedup); findByIds, on every
+   * GetFile and upload, has its own prepared statement (findRecords).
+   */
   async function readRecords(where: ReturnType<typeof ownedAmong>, page?: { limit: number }): Promise<FileRecord[]> {
     const query = db.select(fileRecordColumns).from(files).where(where).orderBy(desc(files.id));
     const records = await (page ? query.limit(page.limit) : query);
@@ -84,16 +95,48 @@ export function createMysqlFileRepository(
     return withVariants(records, variants);
   }
 
+  /**
+   * The owner's records among `ids` (ownedAmong) with their variants, in one
+   * round trip and without building a query: a prepared statement joining the
+   * variants (one row per variant). The id list is padded to a power of two
+   * (repeating an id changes nothing), so each connection prepares at most 8
+   * statements for up to 128 ids.
+   */
+  async function findRecords(ownerId: string, ids: readonly string[]): Promise<FileRecord[]> {
+    const slots = 2 ** Math.ceil(Math.log2(ids.length));
+    const params = [ownerId, ...ids];
+    while (params.length <= slots) params.push(ids[ids.length - 1]!);
+    const [rows] = await pool.execute<mysql.RowDataPacket[][]>(
+      { sql: statements.ownedAmongWithVariants(slots), rowsAsArray: true },
+      params,
+    );
+    return recordsFromJoinedRows(rows as unknown as JoinedRow[]);
+  }
+
   return {
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {
         if (records.length === 0) return;
-        const rows = records.map((record) => ({ ...record, status: "pending" as const }));
-        // One multi-row INSERT; the transaction makes "all or nothing" explicit
-        // rather than relying on single-statement atomicity.
-        await db.transaction(async (tx) => {
-          await tx.insert(files).values(rows);
-        });
+        const params: Array<string | number | Date> = [];
+        for (const r of records) {
+          params.push(r.id, r.ownerId, r.filename, r.contentType, r.sizeBytes, r.md5, "pending", r.objectKey, r.createdAt, r.purpose);
+        }
+        // One multi-row INSERT, its text written once per row count (no query
+        // building per call; not prepared: that would keep a statement per batch
+        // size on every connection, and measured no faster). The transaction
+        // makes "all or nothing" explicit rather than relying on single-statement
+        // atomicity.
+        const connection = await pool.getConnection();
+        try {
+          await connection.query("BEGIN");
+          await connection.query(statements.insertPending(records.length), params);
+          await connection.query("COMMIT");
+        } catch (error) {
+          await connection.query("ROLLBACK").catch(() => {});
+          throw error;
+        } finally {
+          connection.release();
+        }
       }),
 
     insertUploaded: ({ sha256, uploadedAt, processing, ...record }: NewUploadedFile) =>
@@ -125,7 +168,7 @@ export function createMysqlFileRepository(
     findByIds: (ownerId: string, ids: readonly string[]) =>
       run(async (): Promise<FileRecord[]> => {
         if (ids.length === 0) return [];
-        return readRecords(ownedAmong(files, ownerId, ids));
+        return findRecords(ownerId, ids);
       }),
 
     findByContentHash: (ownerId: string, sha256: string) =>
@@ -260,6 +303,98 @@ export function createMysqlFileRepository(
     close: () => (closing ??= pool.end()),
   };
 }
+
+// The columns of statements.ownedAmongWithVariants, in order.
+const joinedColumns = [
+  files.id, files.ownerId, files.filename, files.contentType, files.sizeBytes, files.md5, files.status, files.objectKey,
+  files.createdAt, files.uploadedAt, files.deletedAt, files.purpose, files.sha256, files.width, files.height,
+  files.blurhash, files.processingStatus, files.processingError,
+  fileVariants.name, fileVariants.width, fileVariants.height, fileVariants.contentType, fileVariants.sizeBytes,
+  fileVariants.objectKey,
+] as const;
+// One row of it (mysql2 maps DATETIME to Date, BIGINT to number, ENUM to string).
+type JoinedRow = [
+  ...[string, string, string, string, number, string, FileRecord["status"], string],
+  ...[Date, Date | null, Date | null, FileRecord["purpose"], string | null, number | null, number | null],
+  ...[string | null, FileRecord["processingStatus"], string | null],
+  ...[string | null, number, number, string, number, string],
+];
+
+/** Rows of the join (ordered by file, then variant name) → records, each with its variants in that order. */
+function recordsFromJoinedRows(rows: readonly JoinedRow[]): FileRecord[] {
+  const records: FileRecord[] = [];
+  let current: FileRecord | undefined;
+  for (const row of rows) {
+    if (current?.id !== row[0]) {
+      current = {
+        id: row[0],
+        ownerId: row[1],
+        filename: row[2],
+        contentType: row[3],
+        sizeBytes: Number(row[4]),
+        md5: row[5],
+        status: row[6],
+        objectKey: row[7],
+        createdAt: row[8],
+        uploadedAt: row[9],
+        deletedAt: row[10],
+        purpose: row[11],
+        sha256: row[12],
+        width: row[13],
+        height: row[14],
+        blurhash: row[15],
+        processingStatus: row[16],
+        processingError: row[17],
+        variants: [],
+      };
+      records.push(current);
+    }
+    // A file without variants has one row, its variant columns NULL.
+    if (row[18] !== null) {
+      current.variants.push({
+        name: row[18],
+        width: row[19],
+        height: row[20],
+        contentType: row[21],
+        sizeBytes: Number(row[22]),
+        objectKey: row[23],
+      });
+    }
+  }
+  return records;
+}
+
+/**
+ * The SQL of the hot paths, written from the drizzle schema's column names
+ * and kept per number of rows or ids. One placeholder per id: execute() cannot
+ * expand an array into IN (...).
+ */
+const statements = (() => {
+  const quote = (name: string) => `\`${name}\``;
+  const list = (n: number, item: string) => Array.from({ length: n }, () => item).join(", ");
+  const cached = (make: (n: number) => string) => {
+    const texts = new Map<number, string>();
+    return (n: number) => {
+      let text = texts.get(n);
+      if (text === undefined) texts.set(n, (text = make(n)));
+      return text;
+    };
+  };
+  const pendingColumns = [files.id, files.ownerId, files.filename, files.contentType, files.sizeBytes, files.md5, files.status, files.objectKey, files.createdAt, files.purpose];
+  const pendingRow = `(${list(pendingColumns.length, "?")})`;
+  return {
+    /** ownedAmong (file-conditions.ts), newest first, each file's variants by name (joinedColumns). */
+    ownedAmongWithVariants: cached(
+      (n) =>
+        `SELECT ${joinedColumns.map((c) => `${c.table === files ? "f" : "v"}.${quote(c.name)}`).join(", ")} ` +
+        "FROM `files` f LEFT JOIN `file_variants` v ON v.`file_id` = f.`id` " +
+        `WHERE f.\`owner_id\` = ? AND f.\`id\` IN (${list(n, "?")}) ORDER BY f.\`id\` DESC, v.\`name\``,
+    ),
+    insertPending: cached(
+      (n) => `INSERT INTO \`files\` (${pendingColumns.map((c) => quote(c.name)).join(", ")}) VALUES ${list(n, pendingRow)}`,
+    ),
+  };
+})();
 
 // MariaDB names the key 'files_owner_id_dedup_sha256_key', MySQL 8 'files.files_owner_id_dedup_sha256_key'.
 const dedupKeyViolation = /Duplicate entry .* for key '(?:files\.)?files_owner_id_dedup_sha256_key'$/;

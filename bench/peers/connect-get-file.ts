@@ -1,0 +1,77 @@
+// GetFile (and Health/Check) with the same handler logic as the grpc-js peer
+// (bench/peers/grpc-get-file.ts) but served by connect-es, in its own process,
+// to split the service's cost by layer:
+//   mode "h2":      connect-node's connectNodeAdapter on a bare node:http2 secure server;
+//   mode "fastify": Fastify 5 + connect-fastify, the service's host, with the
+//                   service's TLS and Fastify settings but none of its interceptors,
+//                   gate or telemetry.
+// Same mTLS (client certificate required), same lookup (get-file-lookup.ts),
+// same mapping (toFileMessage). Both accept gzip/br requests and, like the
+// service's internal listener, never compress responses.
+//
+// Input: the JSON of ConnectPeerSpec in PEER_SPEC. Prints "peer listening on <port>".
+import { readFileSync } from "node:fs";
+import { createSecureServer, type Http2SecureServer } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { fastify } from "fastify";
+import { FileService } from "../../gen/file/v1/file_service_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import { parseFileId } from "../../src/files/file-ids.js";
+import { resolveOwner } from "../../src/auth/owner.js";
+import { toFileMessage } from "../../src/files/file-message.js";
+import { createLookup } from "./get-file-lookup.js";
+import type { PeerSpec } from "./grpc-get-file.js";
+
+export interface ConnectPeerSpec extends PeerSpec {
+  mode: "h2" | "fastify";
+}
+
+const spec = JSON.parse(process.env.PEER_SPEC ?? "{}") as ConnectPeerSpec;
+const lookup = createLookup(spec.databaseUrl);
+const principal = { kind: "service", name: "hangout" } as const;
+
+function routes(router: ConnectRouter) {
+  router.service(FileService, {
+    async getFile(req) {
+      const ownerId = resolveOwner(principal, req.ownerId);
+      const id = parseFileId(req.fileId, "file_id");
+      const record = await lookup.findOne(ownerId, id);
+      if (record === undefined) throw new ConnectError(`file ${id} not found`, Code.NotFound);
+      return { file: toFileMessage(record) };
+    },
+  });
+  router.service(Health, {
+    check: () => ({ status: HealthCheckResponse_ServingStatus.SERVING }),
+    async *watch() {},
+  });
+}
+
+const tls = {
+  ca: readFileSync(spec.caFile),
+  cert: readFileSync(spec.certFile),
+  key: readFileSync(spec.keyFile),
+  allowHTTP1: true,
+  requestCert: true,
+  rejectUnauthorized: true,
+  minVersion: "TLSv1.2" as const,
+};
+const connectOptions = { routes, compressMinBytes: Number.MAX_SAFE_INTEGER };
+
+let server: Http2SecureServer;
+if (spec.mode === "h2") {
+  server = createSecureServer(tls, connectNodeAdapter(connectOptions));
+  await new Promise<void>((resolve) => server.listen(spec.port, "127.0.0.1", resolve));
+} else {
+  const app = fastify({ http2: true, https: tls, forceCloseConnections: true });
+  await app.register(fastifyConnectPlugin, connectOptions);
+  await app.listen({ host: "127.0.0.1", port: spec.port });
+  server = app.server as Http2SecureServer;
+}
+process.stdout.write(`peer listening on ${(server.address() as AddressInfo).port}\n`);
+
+process.on("SIGTERM", () => {
+  void lookup.close().then(() => process.exit(0));
+});

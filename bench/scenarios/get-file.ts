@@ -1,0 +1,160 @@
+// Scenario 3: GetFile over gRPC + mTLS, 64 calls in flight, against
+//  (a) a no-op RPC on the same host (Health/Check: the transport's ceiling), and
+//  (b) the same GetFile served by a bare @grpc/grpc-js server on the same
+//      database (bench/peers/grpc-get-file.ts, its own process): the baseline.
+// The load generator is grpc-js in its own process (bench/load/grpc-load.ts).
+//
+// BENCH_CPU_PROF=<dir>: the service runs with --cpu-prof, its profile written to <dir> at exit
+// (BENCH_CPU_PROF_PEER=<dir>: the same for the grpc-js peer).
+// BENCH_ONLY=<substring>: run only the variants whose name contains it (profiling runs).
+// BENCH_LAYERS=1: also GetFile and Health/Check on connect-es with the peer's minimal handler
+// (bare node:http2, and Fastify), and Health/Check on the grpc-js peer: the cost of each layer.
+// Service settings can be passed through as BENCH_SERVICE_ENV='{"KEY":"value"}'.
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import mysql from "mysql2/promise";
+import { v7 as uuidv7 } from "uuid";
+import { alternate, median, report, SMOKE, summarize, type Variant } from "../lib/measure.js";
+import { grpcLoad, type LoadResult, type LoadSpec } from "../lib/load.js";
+import { startStack } from "../lib/stack.js";
+import { cpuSeconds, startScript, type ScriptProcess } from "../peers/process.js";
+
+const FILES = SMOKE ? 50 : 1000;
+const OWNER = "bench-owner";
+const IN_FLIGHT = 64;
+const CHANNELS = 4;
+const DURATION_MS = SMOKE ? 300 : Number(process.env.BENCH_DURATION_MS ?? 4000);
+const WARMUP_MS = SMOKE ? 200 : 1000;
+
+const serviceEnv: Record<string, string> = {
+  PROCESSING_CONCURRENCY: "0",
+  ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
+  ...(JSON.parse(process.env.BENCH_SERVICE_ENV ?? "{}") as Record<string, string>),
+};
+const spawnedAt = performance.now();
+const stack = await startStack(serviceEnv);
+const { pki } = stack.backends;
+const peerSpec = {
+  databaseUrl: stack.backends.db.url,
+  caFile: pki.paths.caCert,
+  certFile: pki.paths.serverCert,
+  keyFile: pki.paths.serverKey,
+  port: 0,
+};
+const peerProf: Record<string, string> = process.env.BENCH_CPU_PROF_PEER ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF_PEER}` } : {};
+const peers: ScriptProcess[] = [];
+try {
+  const peer = await startScript(
+    join(import.meta.dirname, "../peers/grpc-get-file.ts"),
+    { PEER_SPEC: JSON.stringify(peerSpec), ...peerProf },
+    /peer listening on (\d+)/,
+  );
+  peers.push(peer);
+  // BENCH_LAYERS=1: the same minimal handler on connect-es too (bench/peers/connect-get-file.ts),
+  // on a bare node:http2 server and on Fastify, to split the service's cost by layer.
+  const layers = process.env.BENCH_LAYERS === "1";
+  const connectPeers: ScriptProcess[] = [];
+  for (const mode of layers ? (["h2", "fastify"] as const) : []) {
+    const script = join(import.meta.dirname, "../peers/connect-get-file.ts");
+    connectPeers.push(await startScript(script, { PEER_SPEC: JSON.stringify({ ...peerSpec, mode }), ...peerProf }, /peer listening on (\d+)/));
+    peers.push(connectPeers.at(-1)!);
+  }
+
+  const ids = await seed(stack.backends.db.url);
+  const getFile = { service: "file.v1.FileService", method: "GetFile", requests: ids.map((fileId) => ({ fileId, ownerId: OWNER })) };
+  const check = { service: "grpc.health.v1.Health", method: "Check", requests: [{ service: "" }] };
+  const servicePid = stack.service.child.pid!;
+  const peerPid = peer.child.pid!;
+
+  const details = new Map<string, Array<LoadResult & { serverCpuUsPerCall: number }>>();
+  const variant = (name: string, port: number, pid: number, call: LoadSpec["calls"][number]): Variant => ({
+    name,
+    async run() {
+      const cpuBefore = await cpuSeconds(pid);
+      const result = await grpcLoad(
+        { target: `127.0.0.1:${port}`, channels: CHANNELS, inFlight: IN_FLIGHT, durationMs: DURATION_MS, warmupMs: WARMUP_MS, calls: [call] },
+        pki,
+      );
+      const cpu = (await cpuSeconds(pid)) - cpuBefore;
+      if (process.env.BENCH_CPU_PROF) {
+        // The measured stretch, in the profile's clock (seconds since the service started), for cpu-profile-summary.
+        const end = (performance.now() - spawnedAt) / 1000;
+        process.stdout.write(`${name}: PROFILE_FROM_S=${(end - DURATION_MS / 1000).toFixed(1)} PROFILE_TO_S=${end.toFixed(1)}\n`);
+      }
+      // The server also worked through the warm-up, at about the same rate.
+      const callsServed = (result.perSecond * (DURATION_MS + WARMUP_MS)) / 1000;
+      const list = details.get(name) ?? [];
+      list.push({ ...result, serverCpuUsPerCall: (cpu / callsServed) * 1e6 });
+      details.set(name, list);
+      return result.perSecond;
+    },
+  });
+  const PEER = "GetFile (grpc-js peer)";
+  const variants = [
+    variant("GetFile (service)", stack.grpcPort, servicePid, getFile),
+    variant("Health/Check (service)", stack.grpcPort, servicePid, check),
+    variant(PEER, Number(peer.ready[1]), peerPid, getFile),
+    ...(layers
+      ? [
+          variant("Health/Check (grpc-js peer)", Number(peer.ready[1]), peerPid, check),
+          ...connectPeers.flatMap((p, i) => {
+            const host = i === 0 ? "connect-node on bare http2" : "connect-fastify";
+            return [
+              variant(`GetFile (${host}, no interceptors)`, Number(p.ready[1]), p.child.pid!, getFile),
+              variant(`Health/Check (${host}, no interceptors)`, Number(p.ready[1]), p.child.pid!, check),
+            ];
+          }),
+        ]
+      : []),
+  ].filter((v) => !process.env.BENCH_ONLY || v.name.includes(process.env.BENCH_ONLY));
+
+  const samples = await alternate(variants);
+  const extra: Record<string, unknown> = { "files seeded (3 variants each)": FILES, "in flight": IN_FLIGHT, channels: CHANNELS, "duration per sample (ms)": DURATION_MS };
+  for (const [name, list] of details) {
+    extra[`${name}: p50 / p99 ms (medians)`] = `${median(list.map((r) => r.p50Ms)).toFixed(1)} / ${median(list.map((r) => r.p99Ms)).toFixed(1)}`;
+    extra[`${name}: server CPU µs per call (median)`] = Math.round(median(list.map((r) => r.serverCpuUsPerCall)));
+    extra[`${name}: client CPU µs per call (median)`] = Math.round(median(list.map((r) => r.clientCpuUsPerCall)));
+  }
+  const service = samples.get("GetFile (service)");
+  const health = samples.get("Health/Check (service)");
+  if (service && health) extra["GetFile (service) / Health/Check (service)"] = `${(median(service) / median(health)).toFixed(2)}x`;
+  await report(
+    summarize(
+      {
+        scenario: "3-get-file",
+        unit: "req/s",
+        higherIsBetter: true,
+        baseline: samples.has(PEER) ? PEER : variants[0]!.name,
+        goal: ">= 0.80x the grpc-js peer",
+        extra,
+      },
+      samples,
+    ),
+  );
+} finally {
+  await Promise.all(peers.map((p) => p.stop()));
+  await stack.stop();
+}
+
+/** Uploaded, processed files of one owner with three variants each, written straight to the database. */
+async function seed(url: string): Promise<string[]> {
+  const db = await mysql.createConnection({ uri: url, timezone: "Z" });
+  try {
+    const ids = Array.from({ length: FILES }, () => uuidv7());
+    const now = new Date();
+    for (let i = 0; i < ids.length; i += 200) {
+      const chunk = ids.slice(i, i + 200);
+      await db.query(
+        "INSERT INTO files (id, owner_id, filename, content_type, size_bytes, md5, status, object_key, created_at, uploaded_at, purpose, sha256, width, height, blurhash, processing_status, processing_attempts) VALUES ?",
+        [chunk.map((id) => [id, OWNER, `photo-${id.slice(-6)}.jpg`, "image/jpeg", 123_456, "1B2M2Y8AsgTpgAmY7PhCfg==", "uploaded", `files/${id}/original`, now, now, "post_attachment", randomUUID().replace(/-/g, "").repeat(2), 1920, 1080, "LEHV6nWB2yk8pyo0adR*.7kCMdnj", "completed", 1])],
+      );
+      await db.query(
+        "INSERT INTO file_variants (file_id, name, width, height, content_type, size_bytes, object_key) VALUES ?",
+        [chunk.flatMap((id) => [["large", 1080], ["medium", 640], ["thumb", 320]].map(([name, w]) => [id, name, w, Math.round((Number(w) * 9) / 16), "image/webp", 12_345, `files/${id}/${name}`]))],
+      );
+    }
+    return ids;
+  } finally {
+    await db.end();
+  }
+}
