@@ -2,6 +2,14 @@
 // receive → dedup by content hash → check (or process) the image → store →
 // record. Nothing is kept of a refused upload, and concurrent identical uploads
 // of one owner end with one file (the loser removes what it stored).
+//
+// When the caller declared the size (UploadFileStream's size_bytes), the
+// original is stored while it arrives: a PUT with a stream body starts once the
+// first bytes passed the type check, so the upload costs one transfer's time,
+// not two. That object is deleted again when the upload fails, is refused, or
+// turns out to be a duplicate; when the early PUT itself fails, the bytes are
+// stored from the temp file afterwards, as without a declared size.
+import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { FilePurpose, FileRecord, FileRepository, ProcessingResult } from "../db/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
@@ -9,7 +17,7 @@ import { ImageRejectedError } from "../media/image-processor.js";
 import { makeVariants, type ImageSettings } from "../processing/make-variants.js";
 import { inspectImage } from "../processing/inspect-image.js";
 import { newFileId, objectKeyFor } from "./file-ids.js";
-import { receiveUpload } from "./upload-intake.js";
+import { ChunkChannel, receiveUpload, type IntakeSink } from "./upload-intake.js";
 import { describePurpose, sizeLimitFor, type SizeLimits } from "./purposes.js";
 
 export interface DirectUploadDeps {
@@ -32,6 +40,73 @@ export interface DirectUpload {
   webpQuality: number | null;
   /** Return before the variants are made. */
   async: boolean;
+  /** The size the caller declared (UploadFileStream's size_bytes): the original is then stored as it arrives. */
+  declaredSize?: number;
+}
+
+// How often a synchronous upload looks again at a file another upload of the
+// same bytes is processing (whenProcessed).
+const PROCESSED_POLL_MS = 50;
+
+// Bytes waiting between the stream and the early PUT, per upload: bounds memory
+// when the object store is slower than the caller.
+const EARLY_PUT_BUFFER_BYTES = 1024 * 1024;
+
+/** The original, PUT while it arrives. */
+interface EarlyPut {
+  sink: IntakeSink;
+  /** Whether the PUT was started at all (it starts with the first checked bytes). */
+  started(): boolean;
+  /** Ends the stream (the bytes were all accepted) and resolves with whether the object was stored. */
+  finish(md5: string): Promise<boolean>;
+  /** Aborts the PUT and removes whatever it may have stored. */
+  abort(reason: unknown): Promise<void>;
+}
+
+function startEarlyPut(objects: ObjectStore, key: string, contentType: string, contentLength: number): EarlyPut {
+  const channel = new ChunkChannel(EARLY_PUT_BUFFER_BYTES);
+  let md5: string | undefined;
+  let put: Promise<boolean> | undefined;
+  const begin = () =>
+    objects
+      .put({
+        key,
+        body: { stream: channel },
+        contentType,
+        contentLength,
+        md5: () => {
+          if (md5 === undefined) throw new Error("the stream's digest was asked for before it ended");
+          return md5;
+        },
+      })
+      // A failed early PUT is not the upload's failure: the temp file still holds the bytes.
+      .then(
+        () => true,
+        () => false,
+      )
+      // The store may fail before it reads the stream at all: the intake must not wait for it.
+      .finally(() => channel.abandon());
+  return {
+    sink: {
+      write(chunk) {
+        put ??= begin();
+        return channel.push(chunk);
+      },
+    },
+    started: () => put !== undefined,
+    async finish(digest) {
+      md5 = digest;
+      channel.end();
+      return (await put) ?? false;
+    },
+    async abort(reason) {
+      channel.fail(reason);
+      if (put === undefined) return;
+      await put;
+      // S3 may have completed the object just before the abort reached it.
+      await objects.delete([key]).catch(() => undefined);
+    },
+  };
 }
 
 export async function storeDirectUpload(
@@ -41,17 +116,37 @@ export async function storeDirectUpload(
 ): Promise<FileRecord> {
   const { files, objects } = deps;
   const maxBytes = sizeLimitFor(upload.purpose, deps.limits);
-  const received = await receiveUpload(chunks, {
-    maxBytes,
-    limitDescription: `the ${maxBytes}-byte limit for ${describePurpose(upload.purpose)}`,
-    declaredType: upload.contentType,
-  });
+  const limitDescription = `the ${maxBytes}-byte limit for ${describePurpose(upload.purpose)}`;
+  const { declaredSize } = upload;
+  if (declaredSize !== undefined && declaredSize > maxBytes) {
+    throw new ConnectError(`size_bytes: ${declaredSize} is larger than ${limitDescription}`, Code.InvalidArgument);
+  }
+  const id = newFileId();
+  const objectKey = objectKeyFor(id);
+  const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
+  let received;
+  try {
+    received = await receiveUpload(chunks, { maxBytes, limitDescription, declaredType: upload.contentType, declaredSize }, early?.sink);
+  } catch (e) {
+    await early?.abort(e);
+    throw e;
+  }
   const stored: string[] = [];
   try {
-    const existing = await files.findByContentHash(upload.ownerId, received.sha256);
-    if (existing !== undefined) return existing;
+    if (early?.started()) stored.push(objectKey);
+    // The lookup runs while the PUT completes; the PUT is always waited for,
+    // so nothing it stores can outlive a failure below.
+    const lookup = files.findByContentHash(upload.ownerId, received.sha256);
+    lookup.catch(() => undefined);
+    const storedEarly = (await early?.finish(received.md5)) ?? false;
+    const existing = await lookup;
+    if (existing !== undefined) {
+      // Stored before its hash was known: the same bytes already make a file.
+      if (stored.length > 0) await objects.delete(stored);
+      stored.length = 0;
+      return await whenProcessed(existing, upload, deps);
+    }
 
-    const id = newFileId();
     let result: ProcessingResult | undefined;
     if (upload.async) {
       await inspectImage(received.path, deps.images.maxPixels);
@@ -63,15 +158,16 @@ export async function storeDirectUpload(
       );
       stored.push(...result.variants.map((v) => v.objectKey));
     }
-    const objectKey = objectKeyFor(id);
-    stored.push(objectKey);
-    await objects.put({
-      key: objectKey,
-      body: { path: received.path },
-      contentType: upload.contentType,
-      contentLength: received.size,
-      md5: received.md5,
-    });
+    if (!storedEarly) {
+      if (!stored.includes(objectKey)) stored.push(objectKey);
+      await objects.put({
+        key: objectKey,
+        body: { path: received.path },
+        contentType: upload.contentType,
+        contentLength: received.size,
+        md5: received.md5,
+      });
+    }
 
     const at = deps.now();
     const insert = await files.insertUploaded({
@@ -94,7 +190,8 @@ export async function storeDirectUpload(
     if (!insert.inserted) {
       // Someone uploaded the same bytes at the same moment and won.
       await objects.delete(stored);
-      return insert.existing;
+      stored.length = 0;
+      return await whenProcessed(insert.existing, upload, deps);
     }
     stored.length = 0; // from here on the objects belong to the recorded file
     deps.onUploaded?.(received.size);
@@ -109,4 +206,23 @@ export async function storeDirectUpload(
   } finally {
     await received.discard();
   }
+}
+
+/**
+ * The same bytes of the same owner already make a file, which another upload
+ * (a concurrent one) may be processing right now. A synchronous upload answers
+ * once the variants are made, so it waits for that processing to end (at most
+ * one processing lease) rather than answer without variants.
+ */
+async function whenProcessed(record: FileRecord, upload: DirectUpload, deps: DirectUploadDeps): Promise<FileRecord> {
+  if (upload.async) return record;
+  const deadline = Date.now() + deps.processing.leaseMs;
+  let current = record;
+  while (current.processingStatus === "processing" && Date.now() < deadline) {
+    await sleep(PROCESSED_POLL_MS);
+    const [latest] = await deps.files.findByIds(upload.ownerId, [record.id]);
+    if (latest === undefined) break;
+    current = latest;
+  }
+  return current;
 }

@@ -314,7 +314,8 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       if (first.done || first.value.payload.case !== "metadata") {
         throw new ConnectError("the first message must carry metadata (owner, filename, content type, purpose)", Code.InvalidArgument);
       }
-      const upload = directUpload(first.value.payload.value, context);
+      const metadata = first.value.payload.value;
+      const upload = { ...directUpload(metadata, context), declaredSize: parseDeclaredSize(metadata.sizeBytes) };
       const record = await storeDirectUpload(upload, chunksOf(iterator), directDeps);
       return { file: toFileMessage(record) };
     },
@@ -391,6 +392,14 @@ function parseProcessingOptions(options: ProcessingOptions | undefined, field: s
     throw new ConnectError(`${field}.webp_quality: must be from 1 to 100, or 0 for the default`, Code.InvalidArgument);
   }
   return { webpQuality: quality === 0 ? null : quality, async: options?.async ?? false };
+}
+
+/** UploadMetadata.size_bytes: absent, or a positive size (the limit is checked with the purpose's). */
+function parseDeclaredSize(sizeBytes: bigint | undefined): number | undefined {
+  if (sizeBytes === undefined) return undefined;
+  if (sizeBytes < 1n) throw new ConnectError("size_bytes: must be at least 1 when set", Code.InvalidArgument);
+  // Past 2^53 the number is approximate, and far above any limit either way.
+  return Number(sizeBytes);
 }
 
 async function* oneChunk(data: Uint8Array): AsyncIterable<Uint8Array> {

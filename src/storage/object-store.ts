@@ -35,14 +35,40 @@ export interface ObjectInfo {
   md5: string | null;
 }
 
-export interface PutObjectInput {
+interface PutObjectCommon {
   key: string;
-  /** The bytes, or the path of a file holding them (streamed, never read whole). */
-  body: Buffer | { path: string };
   contentType: string;
   contentLength: number;
+}
+
+/** Bytes in hand: in memory, or in a file (streamed, never read whole). */
+export interface PutBytesInput extends PutObjectCommon {
+  body: Buffer | { path: string };
   /** Base64 MD5 of the bytes; the store refuses them if they differ. */
   md5: string;
+}
+
+/**
+ * Bytes still arriving: the store reads the stream once, as it yields (never
+ * retried: it cannot be rewound). The put fails, and nothing is stored, when
+ * the stream throws (the caller aborts it that way) or holds other than
+ * exactly `contentLength` bytes.
+ */
+export interface PutStreamInput extends PutObjectCommon {
+  body: { stream: AsyncIterable<Uint8Array> };
+  /**
+   * Base64 MD5 of the bytes, asked for once the stream has ended (only then is
+   * it known); the put fails, and nothing is kept, when the store got other
+   * bytes. A store that cannot tell its object's MD5 (e.g. an ETag that is not
+   * one) takes the stream's integrity from its transport.
+   */
+  md5: () => string;
+}
+
+export type PutObjectInput = PutBytesInput | PutStreamInput;
+
+export function isStreamPut(input: PutObjectInput): input is PutStreamInput {
+  return "stream" in input.body;
 }
 
 export interface ObjectStore {

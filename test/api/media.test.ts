@@ -1,11 +1,12 @@
 // The media pipeline through real clients: uploads through gRPC (unary and
 // streamed), types decided by the bytes, dedup, variants with EXIF stripped,
 // decompression bombs refused, and processing of presigned uploads.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Code } from "@connectrpc/connect";
 import {
   ConfirmFailureCode,
@@ -40,6 +41,62 @@ async function* streamOf(
 ): AsyncIterable<StreamMessage> {
   yield { payload: { case: "metadata", value: { $typeName: "file.v1.UploadMetadata", ...metadata, processing: undefined } } };
   for (let i = 0; i < bytes.length; i += chunkSize) yield { payload: { case: "chunk", value: bytes.subarray(i, i + chunkSize) } };
+}
+
+/** A stream whose metadata declares `sizeBytes` (UploadMetadata.size_bytes). */
+async function* sizedStreamOf(
+  metadata: { ownerId: string; filename?: string; purpose?: FilePurpose; async?: boolean; sizeBytes: bigint },
+  bytes: Uint8Array,
+  chunkSize = 64 * 1024,
+): AsyncIterable<StreamMessage> {
+  const { ownerId, filename = "sized.png", purpose = FilePurpose.COVER_PHOTO, sizeBytes } = metadata;
+  yield {
+    payload: {
+      case: "metadata",
+      value: {
+        $typeName: "file.v1.UploadMetadata",
+        ownerId,
+        filename,
+        contentType: "image/png",
+        purpose,
+        sizeBytes,
+        processing: { $typeName: "file.v1.ProcessingOptions", webpQuality: 0, async: metadata.async ?? true },
+      },
+    },
+  };
+  for (let i = 0; i < bytes.length; i += chunkSize) yield { payload: { case: "chunk", value: bytes.subarray(i, i + chunkSize) } };
+}
+
+/** The keys of every original in the bucket (variants are made in the background by other tests). */
+async function originalKeys(): Promise<string[]> {
+  const s3 = new S3Client({
+    region: "us-east-1",
+    endpoint: svc.s3.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+  });
+  try {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: svc.s3.bucket, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key ?? "").filter((key) => key.endsWith("/original")));
+      token = page.NextContinuationToken;
+    } while (token !== undefined);
+    return keys.sort();
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** Waits for the bucket's originals to be `expected` again: a refused upload's cleanup may finish just after the answer. */
+async function expectOriginals(expected: string[]): Promise<void> {
+  let keys = await originalKeys();
+  for (let i = 0; i < 50 && keys.join() !== expected.join(); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    keys = await originalKeys();
+  }
+  expect(keys).toEqual(expected);
 }
 
 async function download(ownerId: string, fileId: string, variant = ""): Promise<Response> {
@@ -106,6 +163,110 @@ describe("UploadFileStream", () => {
     );
     expect(error.code).toBe(Code.InvalidArgument);
     expect(error.rawMessage).toContain("not an image of an allowed type");
+  });
+
+  describe("with size_bytes (stored while it arrives)", () => {
+    it("stores the bytes intact, checked and processed as without it", async () => {
+      const bytes = Buffer.concat([await noisePng(3 * MIB), randomBytes(16)]);
+      const sizeBytes = BigInt(bytes.length);
+      const before = await originalKeys();
+      const { file } = await svc.serviceClient().uploadFileStream(sizedStreamOf({ ownerId: "sized-owner", sizeBytes }, bytes));
+      expect(file?.sha256).toBe(sha256(bytes));
+      expect(file?.md5).toBe(createHash("md5").update(bytes).digest("base64"));
+      expect(file?.sizeBytes).toBe(sizeBytes);
+      expect(file?.status).toBe(FileStatus.UPLOADED);
+      expect(await originalKeys()).toEqual([...before, `files/${file!.id}/original`].sort());
+      expect(sha256(Buffer.from(await (await download("sized-owner", file!.id)).arrayBuffer()))).toBe(sha256(bytes));
+      expect((await waitForProcessing("sized-owner", file!.id)).processingStatus).toBe(ProcessingStatus.COMPLETED);
+
+      // Processed at once, too.
+      const small = await pngImage(800, 300);
+      const sync = await svc.serviceClient().uploadFileStream(
+        sizedStreamOf({ ownerId: "sized-owner", sizeBytes: BigInt(small.length), async: false }, small, 1000),
+      );
+      expect(sync.file?.processingStatus).toBe(ProcessingStatus.COMPLETED);
+      expect(sync.file?.variants.map((v) => v.name)).toEqual(["large", "medium", "thumb"]);
+    });
+
+    it("gives the existing file for the same bytes and removes the copy it stored before knowing", async () => {
+      const bytes = Buffer.concat([await noisePng(2 * MIB), randomBytes(16)]);
+      const upload = () =>
+        svc.serviceClient().uploadFileStream(sizedStreamOf({ ownerId: "sized-dedup", sizeBytes: BigInt(bytes.length) }, bytes));
+      const first = await upload();
+      const before = await originalKeys();
+      const second = await upload();
+      expect(second.file?.id).toBe(first.file?.id);
+      await expectOriginals(before);
+      expect((await svc.files.list({ ownerId: "sized-dedup", statuses: ["pending", "uploaded"], limit: 10 })).length).toBe(1);
+    });
+
+    it("refuses a stream that carries more or fewer bytes than declared, keeping nothing", async () => {
+      const bytes = Buffer.concat([await noisePng(2 * MIB), randomBytes(16)]);
+      const before = await originalKeys();
+      const client = svc.serviceClient();
+      const more = await rpcError(
+        client.uploadFileStream(sizedStreamOf({ ownerId: "sized-liar", sizeBytes: BigInt(bytes.length - 100) }, bytes)),
+      );
+      expect(more.code).toBe(Code.InvalidArgument);
+      expect(more.rawMessage).toBe(`data: the stream carries more than the ${bytes.length - 100} bytes of size_bytes`);
+      const fewer = await rpcError(
+        client.uploadFileStream(sizedStreamOf({ ownerId: "sized-liar", sizeBytes: BigInt(bytes.length + 100) }, bytes)),
+      );
+      expect(fewer.code).toBe(Code.InvalidArgument);
+      expect(fewer.rawMessage).toBe(`data: the stream carried ${bytes.length} bytes, not the ${bytes.length + 100} of size_bytes`);
+      await expectOriginals(before);
+      expect((await svc.files.list({ ownerId: "sized-liar", statuses: ["pending", "uploaded", "deleted"], limit: 10 })).length).toBe(0);
+    });
+
+    it("refuses a declared size above the purpose's limit, or below 1, before reading the bytes", async () => {
+      const client = svc.serviceClient();
+      const png = await pngImage(10, 10);
+      const tooLarge = await rpcError(
+        client.uploadFileStream(
+          sizedStreamOf({ ownerId: "sized-limit", purpose: FilePurpose.PROFILE_PICTURE, sizeBytes: 10n * BigInt(MIB) + 1n }, png),
+        ),
+      );
+      expect(tooLarge.code).toBe(Code.InvalidArgument);
+      expect(tooLarge.rawMessage).toBe("size_bytes: 10485761 is larger than the 10485760-byte limit for profile pictures");
+      const zero = await rpcError(client.uploadFileStream(sizedStreamOf({ ownerId: "sized-limit", sizeBytes: 0n }, png)));
+      expect(zero.rawMessage).toBe("size_bytes: must be at least 1 when set");
+    });
+
+    it("keeps nothing of a stream the client aborts, nor of one that is not the declared type", async () => {
+      const before = await originalKeys();
+      const controller = new AbortController();
+      const image = Buffer.concat([await noisePng(4 * MIB), randomBytes(16)]);
+      let sent = 0;
+      async function* abandoned(): AsyncIterable<StreamMessage> {
+        for await (const message of sizedStreamOf({ ownerId: "sized-abort", sizeBytes: BigInt(image.length) }, image)) {
+          yield message;
+          if (message.payload.case === "chunk") sent += message.payload.value.length;
+          if (sent >= 2 * MIB) controller.abort(); // half way
+        }
+      }
+      const error = await rpcError(svc.serviceClient().uploadFileStream(abandoned(), { signal: controller.signal }));
+      expect(error.code).toBe(Code.Canceled);
+      const html = await rpcError(
+        svc.serviceClient().uploadFileStream(sizedStreamOf({ ownerId: "sized-abort", sizeBytes: BigInt(htmlBytes().length) }, htmlBytes())),
+      );
+      expect(html.rawMessage).toContain("not an image of an allowed type");
+      await expectOriginals(before);
+      expect((await svc.files.list({ ownerId: "sized-abort", statuses: ["pending", "uploaded", "deleted"], limit: 10 })).length).toBe(0);
+    });
+  });
+
+  it("with size_bytes, answers Unavailable (not a stalled stream) when the object store cannot be reached", async () => {
+    const cut = await startTestService({ db: svc.db, s3: svc.s3, pki: svc.pki, env: { S3_ENDPOINT: "http://127.0.0.1:1" } });
+    try {
+      const bytes = Buffer.concat([await noisePng(3 * MIB), randomBytes(16)]); // more than the service buffers for the store
+      const error = await rpcError(
+        cut.serviceClient().uploadFileStream(sizedStreamOf({ ownerId: "sized-s3-down", sizeBytes: BigInt(bytes.length) }, bytes)),
+      );
+      expect(error.code).toBe(Code.Unavailable);
+      expect((await svc.files.list({ ownerId: "sized-s3-down", statuses: ["pending", "uploaded", "deleted"], limit: 10 })).length).toBe(0);
+    } finally {
+      await cut.stop();
+    }
   });
 
   it("requires metadata first", async () => {

@@ -793,6 +793,73 @@ describe("put and get", () => {
   });
 });
 
+describe("put with a stream body", () => {
+  /** `bytes` in chunks of `size`; throws `failAfter` (once that many chunks were yielded) instead of ending. */
+  async function* chunksOf(bytes: Uint8Array, size: number, failAfter?: { chunks: number; error: Error }): AsyncGenerator<Uint8Array> {
+    let yielded = 0;
+    for (let i = 0; i < bytes.length; i += size) {
+      if (failAfter !== undefined && yielded === failAfter.chunks) throw failAfter.error;
+      yield bytes.subarray(i, i + size);
+      yielded++;
+    }
+    if (failAfter !== undefined) throw failAfter.error;
+  }
+
+  const streamInput = (key: string, stream: AsyncIterable<Uint8Array>, length: number, md5: () => string) => ({
+    key,
+    body: { stream },
+    contentType: "image/png",
+    contentLength: length,
+    md5,
+  });
+
+  it("stores the stream's bytes, asking for the digest only once the stream has ended", async () => {
+    const h = await start();
+    const key = newKey();
+    const bytes = randomBytes(300_000);
+    let ended = false;
+    async function* tracked() {
+      yield* chunksOf(bytes, 64 * 1024);
+      ended = true;
+    }
+    const asked: boolean[] = [];
+    await h.store.put(streamInput(key, tracked(), bytes.length, () => (asked.push(ended), md5Base64(bytes))));
+    expect(asked).toEqual([true]);
+    expect((await h.store.get(key))?.equals(bytes)).toBe(true);
+    expect(await h.store.head(key)).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+    expect(await h.tree()).toEqual(storedEntries(key));
+  });
+
+  it("throws the stream's own error when it fails, even after its last byte, and stores nothing", async () => {
+    const h = await start();
+    const key = newKey();
+    const bytes = randomBytes(200_000);
+    for (const chunks of [1, 4]) {
+      const aborted = new Error("client went away");
+      const error = await h.store
+        .put(streamInput(key, chunksOf(bytes, 64 * 1024, { chunks, error: aborted }), bytes.length, () => md5Base64(bytes)))
+        .catch((e: unknown) => e);
+      expect(error).toBe(aborted);
+      expect(await h.store.get(key)).toBeNull();
+      expect(await h.tree()).toEqual(["canary.txt", "data"]);
+    }
+  });
+
+  it("refuses a stream of another length than contentLength, or other bytes than its digest, storing nothing", async () => {
+    const h = await start();
+    const key = newKey();
+    const bytes = randomBytes(100_000);
+    const md5 = () => md5Base64(bytes);
+    await expect(h.store.put(streamInput(key, chunksOf(bytes, 30_000), bytes.length + 1, md5))).rejects.toThrow(/IncompleteBody/);
+    await expect(h.store.put(streamInput(key, chunksOf(bytes, 30_000), bytes.length - 1, md5))).rejects.toThrow(/EntityTooLarge/);
+    const wrong = () => md5Base64(bytesOf("other bytes"));
+    const error = await h.store.put(streamInput(key, chunksOf(bytes, 30_000), bytes.length, wrong)).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toContain("BadDigest");
+    expect(await h.tree()).toEqual(["canary.txt", "data"]);
+  });
+});
+
 describe("route", () => {
   it("answers 503 when the store is unavailable and logs the cause, never the URL", async () => {
     const h = await start();

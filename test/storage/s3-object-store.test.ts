@@ -306,6 +306,122 @@ describe("put", () => {
   });
 });
 
+describe("put with a stream body", () => {
+  /** `bytes` in chunks of `size`; throws `failAfter.error` once that many chunks were yielded, instead of ending. */
+  async function* chunksOf(bytes: Uint8Array, size: number, failAfter?: { chunks: number; error: Error }): AsyncGenerator<Uint8Array> {
+    let yielded = 0;
+    for (let i = 0; i < bytes.length; i += size) {
+      if (failAfter !== undefined && yielded === failAfter.chunks) throw failAfter.error;
+      yield bytes.subarray(i, i + size);
+      yielded++;
+    }
+    if (failAfter !== undefined) throw failAfter.error;
+  }
+
+  const streamInput = (key: string, stream: AsyncIterable<Uint8Array>, length: number, md5: () => string) => ({
+    key,
+    body: { stream },
+    contentType: "image/png",
+    contentLength: length,
+    md5,
+  });
+
+  it("sends the stream as it comes, with Content-Length and SSE, no Content-MD5 and no chunked encoding", async () => {
+    const proxy = await startRecordingProxy(server.endpoint);
+    try {
+      const store = makeStore({ endpoint: proxy.endpoint });
+      const bytes = randomBytes(3 * MiB + 17);
+      let ended = false;
+      async function* tracked() {
+        yield* chunksOf(bytes, 64 * 1024);
+        ended = true;
+      }
+      const asked: boolean[] = [];
+      await store.put(streamInput("put/stream", tracked(), bytes.length, () => (asked.push(ended), md5Base64(bytes))));
+      expect(asked).toEqual([true]); // the digest, checked against the ETag once the stream has ended
+
+      const [request] = proxy.requests.filter((r) => r.method === "PUT");
+      expect(request?.headers).toMatchObject({
+        "x-amz-server-side-encryption": "AES256",
+        "content-type": "image/png",
+        "content-length": String(bytes.length),
+      });
+      expect(request?.headers["content-md5"]).toBeUndefined();
+      expect(request?.headers["transfer-encoding"]).toBeUndefined();
+      expect(request?.headers["x-amz-trailer"]).toBeUndefined();
+      expect(request?.md5).toBe(md5Base64(bytes));
+      expect((await store.get("put/stream"))?.equals(bytes)).toBe(true);
+      expect(await store.head("put/stream")).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  // S3 stores an object only once it has every byte of Content-Length, so a
+  // failed stream must never deliver them all. (s3rver is no judge here: it
+  // writes an object while the bytes arrive and keeps what an aborted request
+  // sent.)
+  it("never delivers all the promised bytes of a stream that fails, even after its last byte, and throws its error", async () => {
+    const fake = await startCountingS3();
+    try {
+      const store = makeStore({ endpoint: fake.endpoint });
+      const bytes = randomBytes(MiB);
+      // 16 chunks of 64 KiB: fail mid-way, and after the 16th.
+      for (const chunks of [5, 16]) {
+        const aborted = new Error("client went away");
+        const key = `put/aborted-after-${chunks}`;
+        const error = await store
+          .put(streamInput(key, chunksOf(bytes, 64 * 1024, { chunks, error: aborted }), bytes.length, () => md5Base64(bytes)))
+          .catch((e: unknown) => e);
+        expect(error).toBe(aborted);
+        const put = await fake.settled(key);
+        expect(put.complete).toBe(false);
+        expect(put.size).toBeLessThan(bytes.length);
+        expect(fake.deleted).toContain(key); // for S3-like servers that keep partial objects
+      }
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("refuses a stream shorter or longer than contentLength without delivering contentLength bytes", async () => {
+    const fake = await startCountingS3();
+    try {
+      const store = makeStore({ endpoint: fake.endpoint });
+      const bytes = randomBytes(200_000);
+      const md5 = () => md5Base64(bytes);
+      await expect(store.put(streamInput("put/stream-short", chunksOf(bytes, 50_000), bytes.length + 1, md5))).rejects.toThrow(
+        /held 200000 bytes, not contentLength 200001/,
+      );
+      await expect(store.put(streamInput("put/stream-long", chunksOf(bytes, 50_000), bytes.length - 1, md5))).rejects.toThrow(
+        /more than contentLength/,
+      );
+      for (const key of ["put/stream-short", "put/stream-long"]) expect((await fake.settled(key)).complete).toBe(false);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("removes the object and throws when the stored bytes are not the stream's digest", async () => {
+    const store = makeStore();
+    const bytes = randomBytes(100_000);
+    const error = await store
+      .put(streamInput("put/stream-digest", chunksOf(bytes, 30_000), bytes.length, () => md5Base64(Buffer.from("other"))))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toMatch(/do not match md5/);
+    expect(await store.head("put/stream-digest")).toBeNull();
+  });
+
+  it("reports an unreachable store as unavailable", async () => {
+    const store = makeStore({ endpoint: "http://127.0.0.1:9" });
+    const bytes = randomBytes(1000);
+    const error = await store.put(streamInput("put/nowhere", chunksOf(bytes, 300), bytes.length, () => md5Base64(bytes))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+  });
+});
+
 describe("get", () => {
   it("returns an inclusive range, clamped to the object's size", async () => {
     const store = makeStore();
@@ -688,4 +804,65 @@ function verifyPresignedSignature(method: string, presigned: PresignedRequest): 
     .slice(0, 4)
     .reduce<Buffer | string>((key, part) => createHmac("sha256", key).update(part).digest(), `AWS4${secret}`);
   return createHmac("sha256", signingKey).update(stringToSign).digest("hex") === query.get("X-Amz-Signature");
+}
+
+/**
+ * A fake S3 that counts each PUT's body against its Content-Length, complete or
+ * not (an aborted request included), answers complete ones with the MD5 ETag,
+ * and records the keys of DeleteObjects requests.
+ */
+async function startCountingS3(): Promise<{
+  endpoint: string;
+  deleted: string[];
+  settled(key: string): Promise<{ size: number; complete: boolean }>;
+  close(): Promise<void>;
+}> {
+  const puts = new Map<string, Promise<{ size: number; complete: boolean }>>();
+  const deleted: string[] = [];
+  const fake = createServer((req, res) => {
+    const key = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).split("/").slice(2).join("/");
+    if (req.method === "PUT") {
+      const expected = Number(req.headers["content-length"]);
+      const hash = createHash("md5");
+      let size = 0;
+      puts.set(
+        key,
+        new Promise((resolve) => {
+          req.on("data", (chunk: Buffer) => {
+            size += chunk.length;
+            hash.update(chunk);
+          });
+          req.on("end", () => {
+            resolve({ size, complete: size === expected });
+            res.writeHead(200, { etag: `"${hash.digest("hex")}"` }).end();
+          });
+          req.on("close", () => resolve({ size, complete: size === expected && req.complete }));
+        }),
+      );
+      return;
+    }
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+    req.on("end", () => {
+      for (const match of body.matchAll(/<Key>([^<]*)<\/Key>/g)) deleted.push(match[1]!);
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult></DeleteResult>`);
+    });
+  });
+  await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", resolve));
+  const { port } = fake.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    deleted,
+    async settled(key) {
+      const put = puts.get(key);
+      if (put === undefined) throw new Error(`no PUT of ${key}`);
+      return put;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        fake.closeAllConnections();
+        fake.close(() => resolve());
+      }),
+  };
 }

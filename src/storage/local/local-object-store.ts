@@ -163,6 +163,9 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
           throw new Error(`put: the body holds ${body.length} bytes, not contentLength ${contentLength}`);
         }
         chunks = [body];
+      } else if ("stream" in body) {
+        // The caller's stream: its failure is the caller's error, thrown as it is.
+        chunks = streamChunks(body.stream, (error) => (readError ??= error));
       } else {
         // The caller's file: failing to open or read it is the caller's error, thrown as it is.
         source = await openSourceFile(body.path, contentLength);
@@ -488,7 +491,8 @@ async function writeObject(
   root: string,
   body: Iterable<Buffer | string> | AsyncIterable<Buffer | string>,
   expectedSize: number,
-  expectedMd5: string,
+  /** A function for a body whose digest is known only once it has ended. */
+  expectedMd5: string | (() => string),
 ): Promise<UploadResult> {
   const dir = dirname(file);
   const temp = tempPathFor(file);
@@ -519,7 +523,7 @@ async function writeObject(
       return refuse(400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.");
     }
     const md5 = hash.digest("base64");
-    if (md5 !== expectedMd5) {
+    if (md5 !== (typeof expectedMd5 === "string" ? expectedMd5 : expectedMd5())) {
       return refuse(400, "BadDigest", "The Content-MD5 you specified did not match what we received.");
     }
     await handle.sync();
@@ -575,6 +579,16 @@ async function* readChunks(handle: FileHandle, onError: (error: unknown) => void
     if (bytesRead === 0) return;
     position += bytesRead;
     yield buffer.subarray(0, bytesRead);
+  }
+}
+
+/** The stream's chunks as Buffers (no copy); its failure is reported to `onError` before it is thrown. */
+async function* streamChunks(stream: AsyncIterable<Uint8Array>, onError: (error: unknown) => void): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of stream) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  } catch (error) {
+    onError(error);
+    throw error;
   }
 }
 

@@ -10,19 +10,21 @@ import {
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { open } from "node:fs/promises";
-import type { ReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DependencyUnavailableError } from "../../errors.js";
-import type {
-  ObjectInfo,
-  ObjectStore,
-  PresignedRequest,
-  PresignGetInput,
-  PresignPutInput,
-  PutObjectInput,
+import {
+  isStreamPut,
+  type ObjectInfo,
+  type ObjectStore,
+  type PresignedRequest,
+  type PresignGetInput,
+  type PresignPutInput,
+  type PutObjectInput,
+  type PutStreamInput,
 } from "../object-store.js";
+import { createS3UrlPresigner, type PresignableCommand, type S3UrlPresigner } from "./sigv4-presigner.js";
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -56,10 +58,15 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
   const client = createClient(options, options.endpoint);
   const presignClient =
     options.publicEndpoint === undefined ? client : createClient(options, options.publicEndpoint);
+  // The URLs getSignedUrl would give, without its per-call middleware and endpoint rules.
+  const presigner = createS3UrlPresigner(presignClient);
   const { bucket } = options;
 
-  /** One PutObject request; a stream body is aborted if reading it fails. */
-  const sendPut = async (input: PutObjectInput, body: Buffer | ReadStream): Promise<void> => {
+  /**
+   * One PutObject request, returning the ETag; a stream body is aborted if
+   * reading it fails. Without `md5` (a stream still arriving) S3 checks no digest.
+   */
+  const sendPut = async (input: PutObjectInput, body: Buffer | Readable, md5: string | undefined): Promise<string | undefined> => {
     const command = new PutObjectCommand({
       Bucket: bucket,
       Key: input.key,
@@ -68,12 +75,11 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       // Sent as Content-Length: the SDK then pipes a stream as it is read,
       // never buffering it (and needs no chunked or aws-chunked encoding).
       ContentLength: input.contentLength,
-      ContentMD5: input.md5,
+      ContentMD5: md5,
       ServerSideEncryption: "AES256",
     });
     if (Buffer.isBuffer(body)) {
-      await client.send(command);
-      return;
+      return (await client.send(command)).ETag;
     }
     // The SDK pipes the stream into the request; when reading fails the pipe
     // just stops, and the request would idle until requestTimeout.
@@ -86,7 +92,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     // Stays attached: an error the stream emits later (e.g. closing the file) must not go unhandled.
     body.on("error", onError);
     try {
-      await client.send(command, { abortSignal: abort.signal });
+      return (await client.send(command, { abortSignal: abort.signal })).ETag;
     } catch (error) {
       if (readError !== undefined) throw new SourceFileError(readError);
       throw error;
@@ -95,15 +101,74 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     }
   };
 
+  /**
+   * A stream body, sent as it arrives. Each chunk is held back until the next
+   * one (or the stream's end) comes: S3 stores the object once it has
+   * Content-Length bytes, so the last ones go out only when the stream has
+   * ended well, and a stream that fails or overruns leaves no object. The
+   * ETag, S3's MD5 of what it stored under SSE-S3, is then checked against the
+   * stream's.
+   */
+  const putStream = async (input: PutStreamInput): Promise<void> => {
+    const { contentLength } = input;
+    async function* heldBack(): AsyncGenerator<Uint8Array> {
+      let size = 0;
+      let held: Uint8Array | undefined;
+      for await (const chunk of input.body.stream) {
+        if (chunk.length === 0) continue;
+        size += chunk.length;
+        if (size > contentLength) throw new Error(`put: the stream holds more than contentLength ${contentLength} bytes`);
+        if (held !== undefined) yield held;
+        held = chunk;
+      }
+      if (size !== contentLength) throw new Error(`put: the stream held ${size} bytes, not contentLength ${contentLength}`);
+      if (held !== undefined) yield held;
+    }
+    let etag: string | undefined;
+    if (contentLength === 0) {
+      for await (const _ of heldBack());
+      etag = await sendPut(input, Buffer.alloc(0), undefined).catch((error: unknown) => {
+        throw putFailure(error);
+      });
+    } else {
+      try {
+        etag = await sendPut(input, Readable.from(heldBack(), { objectMode: false }), undefined);
+      } catch (error) {
+        // The stream's own failure (the caller aborting, a length that is not
+        // contentLength) is the caller's, thrown as it is. S3 stores nothing
+        // of an aborted request; some S3-like servers (s3rver) keep what they
+        // got, so the key is cleared (an earlier object under it goes too).
+        if (error instanceof SourceFileError) {
+          await removeQuietly(input.key);
+          throw error.cause;
+        }
+        throw putFailure(error);
+      }
+    }
+    const stored = md5FromETag(etag);
+    if (stored !== null && stored !== input.md5()) {
+      await removeQuietly(input.key);
+      throw new Error("the object store got other bytes than the stream's: they do not match md5");
+    }
+  };
+
+  /** Best effort: the key's object removed (the caller of a failed put removes it again). */
+  const removeQuietly = (key: string): Promise<void> =>
+    client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: key }], Quiet: true } })).then(
+      () => undefined,
+      () => undefined,
+    );
+
   return {
     async put(input: PutObjectInput): Promise<void> {
+      if (isStreamPut(input)) return putStream(input);
       const { body } = input;
       if (Buffer.isBuffer(body)) {
         if (body.length !== input.contentLength) {
           throw new Error(`put: the body holds ${body.length} bytes, not contentLength ${input.contentLength}`);
         }
         try {
-          await sendPut(input, body);
+          await sendPut(input, body, input.md5);
         } catch (error) {
           throw putFailure(error);
         }
@@ -113,7 +178,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
         // Failures to open or read the caller's file are the caller's, thrown as they are.
         const stream = await openSourceFile(body.path, input.contentLength);
         try {
-          await sendPut(input, stream);
+          await sendPut(input, stream, input.md5);
           return;
         } catch (error) {
           if (error instanceof SourceFileError) throw error.cause;
@@ -158,7 +223,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
         ContentMD5: input.contentMd5,
         ServerSideEncryption: "AES256",
       });
-      const signed = await presign(presignClient, command, input.expiresInSeconds, {
+      const signed = await presign(presigner, command, input.expiresInSeconds, {
         signableHeaders: SIGNED_UPLOAD_HEADERS,
         unhoistableHeaders: UNHOISTED_HEADERS,
       });
@@ -180,7 +245,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
         ResponseContentDisposition: input.contentDisposition,
         ResponseContentType: input.contentType,
       });
-      const signed = await presign(presignClient, command, input.expiresInSeconds, {});
+      const signed = await presign(presigner, command, input.expiresInSeconds, {});
       return { ...signed, headers: {} };
     },
 
@@ -262,10 +327,8 @@ const SILENT_LOGGER = {
   error: () => undefined,
 };
 
-type PresignableCommand = PutObjectCommand | GetObjectCommand;
-
 async function presign(
-  client: S3Client,
+  presigner: S3UrlPresigner,
   command: PresignableCommand,
   expiresInSeconds: number,
   headerRules: { signableHeaders?: Set<string>; unhoistableHeaders?: Set<string> },
@@ -273,7 +336,7 @@ async function presign(
   // Whole seconds, as in X-Amz-Date, so expiresAt is exactly when S3 stops accepting the URL.
   const signingDate = new Date(Math.floor(Date.now() / 1000) * 1000);
   try {
-    const url = await getSignedUrl(client, command, {
+    const url = await presigner.presign(command, {
       ...headerRules,
       expiresIn: expiresInSeconds,
       signingDate,
@@ -300,15 +363,15 @@ function isNotFound(error: unknown): boolean {
   );
 }
 
-/** Reading the caller's file failed (not the store). */
+/** Reading the caller's file or stream failed (not the store). */
 class SourceFileError extends Error {
   constructor(cause: unknown) {
-    super("reading the body's file failed", { cause });
+    super("reading the body failed", { cause });
   }
 }
 
 /** A read stream of the caller's file, checked to hold exactly `contentLength` bytes. */
-async function openSourceFile(path: string, contentLength: number): Promise<ReadStream> {
+async function openSourceFile(path: string, contentLength: number): Promise<Readable> {
   const handle = await open(path, "r");
   try {
     const stats = await handle.stat();
