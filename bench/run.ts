@@ -4,9 +4,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { renderBenchmarks } from "./lib/render.js";
-
-const SCENARIOS = ["presign", "generate-upload-urls", "get-file", "jwt-cost", "upload-stream", "variants", "scale-out"];
+import { renderBenchmarks, SCENARIO_ORDER as SCENARIOS } from "./lib/render.js";
 const smoke = process.env.BENCH_SMOKE === "1";
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const names = chosen.length > 0 ? chosen : SCENARIOS;

@@ -11,6 +11,9 @@ interface Stored extends ScenarioResult {
   machine: { node: string; cpus: number; cpu?: string; arch: string; memoryGiB: number };
 }
 
+/** The scenario order, by the names the scenario scripts carry. */
+export const SCENARIO_ORDER = ["presign", "generate-upload-urls", "get-file", "jwt-cost", "upload-stream", "variants", "scale-out"];
+
 const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 export async function renderBenchmarks(): Promise<void> {
@@ -20,6 +23,12 @@ export async function renderBenchmarks(): Promise<void> {
   const results = (await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), "utf8")) as Stored))).filter(
     (r) => !r.smoke,
   );
+  // In the order (1 presign … 7 scale-out), whatever each scenario named its results.
+  const rank = (name: string) => {
+    const i = SCENARIO_ORDER.findIndex((s) => name.includes(s));
+    return i === -1 ? SCENARIO_ORDER.length : i;
+  };
+  results.sort((a, b) => rank(a.scenario) - rank(b.scenario) || a.scenario.localeCompare(b.scenario));
   const machine = results[0]?.machine;
   const lines = [
     "# Benchmarks",
