@@ -11,7 +11,7 @@ import sharp, { type ResizeOptions } from "sharp";
 import type { FilePurpose } from "../../src/db/file-repository.js";
 import { DEFAULT_WEBP_QUALITY, processImage } from "../../src/media/image-processor.js";
 import { variantSpecsFor, type VariantSpec } from "../../src/media/variant-specs.js";
-import { photo } from "../../test/media/fixtures.js";
+import { photo } from "../../test/support/images.js";
 import { alternate, median, report, SMOKE, summarize } from "../lib/measure.js";
 
 const [WIDTH, HEIGHT] = SMOKE ? [400, 300] : [4000, 3000];

@@ -18,10 +18,10 @@ import {
   GPS_LATITUDE_BYTES,
   photo,
   pixelAt,
-  pngBombHeader,
+  bombPng,
   sidewaysWithGps,
   solid,
-} from "./fixtures.js";
+} from "../support/images.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -276,7 +276,7 @@ describe("processImage: blurhash and quality", () => {
 
 describe("processImage: refusals", () => {
   it("refuses a 30000x30000 PNG (header only) quickly, without decoding it", async () => {
-    const bomb = pngBombHeader(30_000, 30_000);
+    const bomb = bombPng(30_000, 30_000, 4);
     expect(bomb.length).toBeLessThan(10_000);
     const path = join(dir, "bomb.png");
     await writeFile(path, bomb);

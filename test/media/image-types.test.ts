@@ -4,7 +4,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALLOWED_IMAGE_TYPES, SNIFF_BYTES, sniffImageType } from "../../src/media/image-types.js";
-import { animated, photo, solid } from "./fixtures.js";
+import { animated, photo, solid } from "../support/images.js";
 
 let dir: string;
 beforeAll(async () => {

@@ -1,10 +1,7 @@
-// Images made in the tests: real encoders, known content.
-import { deflateSync } from "node:zlib";
+// Images made in the tests: real encoders (sharp; PNGs by hand where a test
+// needs bytes no encoder would write), known content.
+import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
-
-export async function pngImage(width: number, height: number, color = "#3a7bd5"): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: color } }).png().toBuffer();
-}
 
 /** A PNG of Gaussian noise (barely compressible) of about `bytes` bytes, never more. */
 export async function noisePng(bytes: number): Promise<Buffer> {
@@ -20,37 +17,17 @@ export async function noisePng(bytes: number): Promise<Buffer> {
   }
 }
 
-/**
- * A JPEG stored sideways with EXIF orientation 6 (display rotated 90° clockwise)
- * and GPS tags. Stored pixels: left half red, right half blue, 400x200. Shown
- * upright it is 200x400 with red on top.
- */
-export async function sidewaysJpegWithGps(): Promise<Buffer> {
-  const half = (color: string) => sharp({ create: { width: 200, height: 200, channels: 3, background: color } }).png().toBuffer();
-  return sharp({ create: { width: 400, height: 200, channels: 3, background: "#000" } })
-    .composite([
-      { input: await half("#ff0000"), left: 0, top: 0 },
-      { input: await half("#0000ff"), left: 200, top: 0 },
-    ])
-    .jpeg({ quality: 95 })
-    // The orientation goes through withMetadata: an Orientation tag in withExif is not written as such.
-    .withMetadata({ orientation: 6 })
-    .withExifMerge({
-      IFD0: { Make: "TestCam" },
-      IFD3: { GPSLatitudeRef: "N", GPSLatitude: "48/1 51/1 24/1", GPSLongitudeRef: "E", GPSLongitude: "2/1 21/1 3/1" },
-    })
-    .toBuffer();
-}
-
 /** An HTML page: what a browser would render if we ever served it as an image. */
 export function htmlBytes(): Buffer {
   return Buffer.from("<!doctype html><html><body><script>alert(document.cookie)</script></body></html>\n".repeat(20));
 }
 
-/** A tiny PNG whose header claims `width` x `height`: a decompression bomb if decoded. */
-export function bombPng(width: number, height: number): Buffer {
-  // One row of the claimed width: the file stays small, the header says 900 MP.
-  return encodePng(width, height, deflateSync(Buffer.alloc(3 * width + 1)));
+/**
+ * A PNG whose header claims `width` x `height`, with pixel data for only a few
+ * rows: a decompression bomb's header at the cost of a few kilobytes.
+ */
+export function bombPng(width: number, height: number, rows = 1): Buffer {
+  return encodePng(width, height, deflateSync(Buffer.alloc(rows * (3 * width + 1))));
 }
 
 /** A valid black RGB PNG, encoded synchronously (for fixtures that need no sharp). */
@@ -80,11 +57,70 @@ function encodePng(width: number, height: number, idat: Buffer): Buffer {
   ]);
 }
 
-function crc32(data: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of data) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
+export type Format = "jpeg" | "png" | "gif" | "webp";
+
+export async function solid(width: number, height: number, format: Format, color = "#3366cc"): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: color } }).toFormat(format).toBuffer();
+}
+
+/** Photo-like content (a gradient under blurred noise): compresses and decodes like a real photo. */
+export async function photo(width: number, height: number, format: Format = "jpeg"): Promise<Buffer> {
+  const noise = await sharp({
+    create: { width, height, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 60 } },
+  })
+    .blur(2)
+    .png({ compressionLevel: 1 })
+    .toBuffer();
+  const gradient = Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
+      `<defs><linearGradient id="g"><stop offset="0" stop-color="#c33"/><stop offset="1" stop-color="#36c"/></linearGradient></defs>` +
+      `<rect width="100%" height="100%" fill="url(#g)"/></svg>`,
+  );
+  const composed = sharp(gradient).composite([{ input: noise, blend: "overlay" }]);
+  return format === "jpeg" ? composed.jpeg({ quality: 90 }).toBuffer() : composed.toFormat(format).toBuffer();
+}
+
+/**
+ * Upright, the image is `width` x `height` with a red top half and a blue
+ * bottom half. Stored, its pixels are turned 90 degrees anticlockwise
+ * (`height` x `width`, red on the left), with EXIF orientation 6 ("turn 90
+ * degrees clockwise to display"), a copyright and GPS coordinates. A decoder
+ * that ignores the orientation shows it sideways.
+ */
+export async function sidewaysWithGps(width: number, height: number, format: Exclude<Format, "gif">): Promise<Buffer> {
+  const red = { create: { width: Math.floor(height / 2), height: width, channels: 3, background: "#ff0000" } } as const;
+  const stored = await sharp({ create: { width: height, height: width, channels: 3, background: "#0000ff" } })
+    .composite([{ input: red, left: 0, top: 0 }])
+    .png()
+    .toBuffer();
+  return sharp(stored)
+    .withMetadata({ orientation: 6 })
+    .withExifMerge({ IFD0: { Copyright: COPYRIGHT_MARKER }, IFD3: { GPSLatitudeRef: "N", GPSLatitude: "51/1 30/1 1234/100" } })
+    .toFormat(format)
+    .toBuffer();
+}
+
+export const COPYRIGHT_MARKER = "MARKER-COPYRIGHT-42";
+
+/** GPSLatitude 51/1 30/1 1234/100 as TIFF rationals, little-endian (sharp writes "II" EXIF). */
+export const GPS_LATITUDE_BYTES = Buffer.concat(
+  [51, 1, 30, 1, 1234, 100].map((n) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  }),
+);
+
+/** A two-frame animation: red, then blue. */
+export async function animated(format: "gif" | "webp", width = 60, height = 40): Promise<Buffer> {
+  const red = await solid(width, height, "png", "#ff0000");
+  const blue = await solid(width, height, "png", "#0000ff");
+  return sharp([red, blue], { join: { animated: true } }).toFormat(format).toBuffer();
+}
+
+/** The RGB of the pixel at (x, y). */
+export async function pixelAt(image: Buffer, x: number, y: number): Promise<[number, number, number]> {
+  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const i = (y * info.width + x) * info.channels;
+  return [data[i]!, data[i + 1]!, data[i + 2]!];
 }
