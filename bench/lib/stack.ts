@@ -3,10 +3,10 @@
 // entry point in its own process.
 import { readFile } from "node:fs/promises";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { FileService } from "../../gen/file/v1/file_service_pb.js";
-import { serviceEnv, startBackends, type Backends } from "../../test/support/service.js";
-import { freePort, startServiceProcess, type ServiceProcess } from "../../test/support/service-process.js";
+import { startBackends, type Backends } from "../../test/support/service.js";
+import { startServiceOn, type ServiceProcess } from "../../test/support/service-process.js";
 
 export interface Stack {
   backends: Backends;
@@ -24,22 +24,7 @@ export interface Stack {
 export async function startStack(env: Record<string, string> = {}, backends?: Backends): Promise<Stack> {
   const own = backends === undefined;
   const b = backends ?? (await startBackends());
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const service = startServiceProcess({
-    env: {
-      ...serviceEnv(b),
-      AWS_ACCESS_KEY_ID: "S3RVER",
-      AWS_SECRET_ACCESS_KEY: "S3RVER",
-      HOST: "127.0.0.1",
-      GRPC_PORT: String(grpcPort),
-      HTTP_PORT: String(httpPort),
-      LOG_LEVEL: "warn",
-      SHUTDOWN_DRAIN_DELAY_MS: "0",
-      ...env,
-    },
-  });
-  await service.waitFor(/Try it:|file-service is up/);
-  const grpcUrl = `https://localhost:${grpcPort}`;
+  const { service, grpcPort, grpcUrl, httpUrl, grpcTransport } = await startServiceOn(b, { LOG_LEVEL: "warn", ...env });
   const sessions: Http2SessionManager[] = [];
   const pid = service.child.pid!;
   return {
@@ -47,12 +32,11 @@ export async function startStack(env: Record<string, string> = {}, backends?: Ba
     service,
     grpcUrl,
     grpcPort,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
+    httpUrl,
     client() {
-      const { ca, hangout } = b.pki;
-      const sessionManager = new Http2SessionManager(grpcUrl, undefined, { ca, cert: hangout.cert, key: hangout.key });
-      sessions.push(sessionManager);
-      return createClient(FileService, createGrpcTransport({ baseUrl: grpcUrl, sessionManager }));
+      const { transport, sessions: session } = grpcTransport();
+      sessions.push(session);
+      return createClient(FileService, transport);
     },
     async peakRssMiB() {
       const status = await readFile(`/proc/${pid}/status`, "utf8");

@@ -3,11 +3,11 @@
 // health follows the database, and SIGTERM drains without dropping calls.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { FileService } from "../../gen/file/v1/file_service_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
-import { serviceEnv, startBackends, type Backends } from "../support/service.js";
-import { freePort, startServiceProcess, type ServiceProcess } from "../support/service-process.js";
+import { startBackends, type Backends } from "../support/service.js";
+import { startServiceOn, type ServiceProcess } from "../support/service-process.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 let backends: Backends;
@@ -31,30 +31,19 @@ interface Running {
 let running: Running | undefined;
 
 async function start(env: Record<string, string> = {}): Promise<Running> {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const dbUrl = new URL(backends.db.url);
   dbUrl.host = `127.0.0.1:${proxy.port}`;
-  const service = startServiceProcess({
-    env: {
-      ...serviceEnv(backends),
-      DATABASE_URL: dbUrl.toString(),
-      AWS_ACCESS_KEY_ID: "S3RVER",
-      AWS_SECRET_ACCESS_KEY: "S3RVER",
-      HOST: "127.0.0.1",
-      GRPC_PORT: String(grpcPort),
-      HTTP_PORT: String(httpPort),
-      HEALTH_INTERVAL_MS: "200",
-      ...env,
-    },
+  const { service, httpUrl, grpcTransport } = await startServiceOn(backends, {
+    DATABASE_URL: dbUrl.toString(),
+    HEALTH_INTERVAL_MS: "200",
+    // The default drain delay unless a test sets one.
+    SHUTDOWN_DRAIN_DELAY_MS: "1000",
+    ...env,
   });
-  await service.waitFor(/file-service listening/);
-  const grpcUrl = `https://localhost:${grpcPort}`;
-  const { ca, hangout } = backends.pki;
-  const sessions = new Http2SessionManager(grpcUrl, undefined, { ca, cert: hangout.cert, key: hangout.key });
-  const transport = createGrpcTransport({ baseUrl: grpcUrl, sessionManager: sessions });
+  const { transport, sessions } = grpcTransport();
   running = {
     service,
-    httpUrl: `http://127.0.0.1:${httpPort}`,
+    httpUrl,
     sessions,
     files: createClient(FileService, transport),
     health: createClient(Health, transport),

@@ -3,12 +3,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import mysql from "mysql2/promise";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { FileService, ProcessingStatus } from "../../gen/file/v1/file_service_pb.js";
-import { serviceEnv, startBackends, type Backends } from "../support/service.js";
-import { freePort, startServiceProcess, type ServiceProcess } from "../support/service-process.js";
+import { startBackends, type Backends } from "../support/service.js";
+import { startServiceOn, type ServiceProcess } from "../support/service-process.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
-import { pngImage } from "../support/images.js";
+import { solid } from "../support/images.js";
 import { fileSpec, putUpload } from "../support/upload.js";
 
 let backends: Backends;
@@ -34,26 +34,10 @@ afterAll(async () => {
 });
 
 async function startInstance(env: Record<string, string>) {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const service = startServiceProcess({
-    env: {
-      ...serviceEnv(backends),
-      AWS_ACCESS_KEY_ID: "S3RVER",
-      AWS_SECRET_ACCESS_KEY: "S3RVER",
-      HOST: "127.0.0.1",
-      GRPC_PORT: String(grpcPort),
-      HTTP_PORT: String(httpPort),
-      SHUTDOWN_DRAIN_DELAY_MS: "0",
-      PROCESSING_POLL_MS: "100",
-      ...env,
-    },
-  });
-  await service.waitFor(/file-service listening/);
-  const url = `https://localhost:${grpcPort}`;
-  const { ca, hangout } = backends.pki;
-  const sessions = new Http2SessionManager(url, undefined, { ca, cert: hangout.cert, key: hangout.key });
+  const { service, grpcTransport } = await startServiceOn(backends, { PROCESSING_POLL_MS: "100", ...env });
+  const { transport, sessions } = grpcTransport();
   instances.push({ service, sessions });
-  return { service, client: createClient(FileService, createGrpcTransport({ baseUrl: url, sessionManager: sessions })) };
+  return { service, client: createClient(FileService, transport) };
 }
 
 type Client = Awaited<ReturnType<typeof startInstance>>["client"];
@@ -61,7 +45,7 @@ type Client = Awaited<ReturnType<typeof startInstance>>["client"];
 /** Reserves, uploads and confirms `count` distinct PNGs; returns their ids. */
 async function uploadAndConfirm(client: Client, ownerId: string, count: number, seed: number): Promise<string[]> {
   const pngs = await Promise.all(
-    Array.from({ length: count }, (_, i) => pngImage(900, 700, `#${(seed * 40 + i * 7).toString(16).padStart(6, "0").slice(-6)}`)),
+    Array.from({ length: count }, (_, i) => solid(900, 700, "png", `#${(seed * 40 + i * 7).toString(16).padStart(6, "0").slice(-6)}`)),
   );
   const { uploads } = await client.generateUploadURLs({ ownerId, files: pngs.map((png, i) => fileSpec(png, `f${seed}-${i}.png`)) });
   await Promise.all(uploads.map((u, i) => putUpload(u, pngs[i]!)));

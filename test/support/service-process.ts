@@ -3,6 +3,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import type { Transport } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { serviceEnv, type Backends } from "./service.js";
 
 export const REPO_ROOT = join(import.meta.dirname, "../..");
 
@@ -56,3 +59,45 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+
+export interface ServiceOnBackends {
+  service: ServiceProcess;
+  grpcPort: number;
+  httpPort: number;
+  grpcUrl: string;
+  httpUrl: string;
+  /** A gRPC transport with the allowed client certificate; abort `sessions` when done. */
+  grpcTransport(): { transport: Transport; sessions: Http2SessionManager };
+}
+
+/** The real entry point as a child process on test backends (MySQL, s3rver, PKI), on free loopback ports. */
+export async function startServiceOn(backends: Backends, env: Record<string, string> = {}): Promise<ServiceOnBackends> {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const service = startServiceProcess({
+    env: {
+      ...serviceEnv(backends),
+      AWS_ACCESS_KEY_ID: "S3RVER",
+      AWS_SECRET_ACCESS_KEY: "S3RVER",
+      HOST: "127.0.0.1",
+      GRPC_PORT: String(grpcPort),
+      HTTP_PORT: String(httpPort),
+      SHUTDOWN_DRAIN_DELAY_MS: "0",
+      ...env,
+    },
+  });
+  // The banner goes to stderr whatever LOG_LEVEL is.
+  await service.waitFor(/file-service is up/);
+  const grpcUrl = `https://localhost:${grpcPort}`;
+  return {
+    service,
+    grpcPort,
+    httpPort,
+    grpcUrl,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    grpcTransport() {
+      const { ca, hangout } = backends.pki;
+      const sessions = new Http2SessionManager(grpcUrl, undefined, { ca, cert: hangout.cert, key: hangout.key });
+      return { transport: createGrpcTransport({ baseUrl: grpcUrl, sessionManager: sessions }), sessions };
+    },
+  };
+}
