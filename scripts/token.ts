@@ -2,7 +2,7 @@
 //   npm run token -- alice [--ttl 1h]
 // Reads JWT_SECRET, JWT_ISSUER and JWT_AUDIENCE from the environment (.env).
 import { parseArgs } from "node:util";
-import { SignJWT } from "jose";
+import { signUserToken } from "../src/dev/bootstrap.js";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -16,12 +16,11 @@ if (subject === undefined || !JWT_SECRET || !JWT_ISSUER || !JWT_AUDIENCE) {
   );
   process.exit(2);
 }
-const token = await new SignJWT({})
-  .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-  .setSubject(subject)
-  .setIssuer(JWT_ISSUER)
-  .setAudience(JWT_AUDIENCE)
-  .setIssuedAt()
-  .setExpirationTime(values.ttl)
-  .sign(new TextEncoder().encode(JWT_SECRET));
+const token = await signUserToken({
+  secret: JWT_SECRET,
+  issuer: JWT_ISSUER,
+  audience: JWT_AUDIENCE,
+  subject,
+  ttl: values.ttl,
+});
 process.stdout.write(`${token}\n`);

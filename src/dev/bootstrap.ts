@@ -57,17 +57,22 @@ export async function resolveJwt(jwt: Config["jwt"]): Promise<JwtMaterial> {
   }
   const secret = (await readOrCreateSecret(join(jwt.dir, "jwt-secret"))).toString("utf8");
   const settings = { secret, algorithms: ["HS256"], issuer: DEV_JWT_ISSUER, audience: DEV_JWT_AUDIENCE };
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(DEV_USER)
-    .setIssuer(DEV_JWT_ISSUER)
-    .setAudience(DEV_JWT_AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(DEV_TOKEN_TTL)
-    .sign(new TextEncoder().encode(secret));
+  const token = await signUserToken({ ...settings, subject: DEV_USER, ttl: DEV_TOKEN_TTL });
   const devTokenFile = join(jwt.dir, "token");
   await writeFile(devTokenFile, `${token}\n`, { mode: 0o600 });
   return { settings, devTokenFile };
+}
+
+/** An HS256 user token, as `npm run token` and the dev bootstrap hand out. */
+export function signUserToken(input: { secret: string; issuer: string; audience: string; subject: string; ttl: string }): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(input.subject)
+    .setIssuer(input.issuer)
+    .setAudience(input.audience)
+    .setIssuedAt()
+    .setExpirationTime(input.ttl)
+    .sign(new TextEncoder().encode(input.secret));
 }
 
 /** The key that signs the local store's URLs; kept so URLs survive a restart. */
