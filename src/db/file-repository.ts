@@ -157,7 +157,7 @@ export interface FileRepository {
    * the hash for dedup unless another live file of the owner has it. Returns
    * false (and changes nothing) when the claim was lost or the file was deleted.
    */
-  completeProcessing(fileId: string, workerId: string, result: ProcessingResult, at: Date): Promise<boolean>;
+  completeProcessing(fileId: string, workerId: string, result: ProcessingResult): Promise<boolean>;
   /**
    * Ends an attempt `workerId` still holds: pending again, due at `retryAt`,
    * or failed for good with `error` when `retryAt` is null. Returns false when

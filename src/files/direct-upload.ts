@@ -196,7 +196,7 @@ export async function storeDirectUpload(
     stored.length = 0; // from here on the objects belong to the recorded file
     deps.onUploaded?.(received.size);
     if (result === undefined) deps.processing.notify();
-    else await files.completeProcessing(id, deps.processing.workerId, result, deps.now());
+    else await files.completeProcessing(id, deps.processing.workerId, result);
     const [record] = await files.findByIds(upload.ownerId, [id]);
     return record!;
   } catch (e) {

@@ -39,7 +39,7 @@ export async function runJob(job: ProcessingJob, workerId: string, deps: JobDeps
       deps.objects,
       deps.images,
     );
-    if (await deps.files.completeProcessing(job.fileId, workerId, result, now())) {
+    if (await deps.files.completeProcessing(job.fileId, workerId, result)) {
       log.info({ variants: result.variants.length }, "processed");
       return "completed";
     }

@@ -236,7 +236,7 @@ describe("invalidatingRepository", () => {
     completeProcessing: {
       given: claimed,
       async when(repo, _owner, [id]) {
-        expect(await repo.completeProcessing(id!, "w1", result, at)).toBe(true);
+        expect(await repo.completeProcessing(id!, "w1", result)).toBe(true);
         return [id!];
       },
       then: { processingStatus: "completed", ...result },

@@ -96,7 +96,7 @@ describe.skipIf(!complete)("over the SQLite repository", () => {
       objectKey: `${file.objectKey}/${name}.webp`,
     }));
     const result = { sha256: "ef".repeat(32), width: 1600, height: 1200, blurhash: "LKO2?U%2Tw=w]~RBVZRi};RPxuwH", variants };
-    expect(await files.completeProcessing(file.id, "w1", result, new Date())).toBe(true);
+    expect(await files.completeProcessing(file.id, "w1", result)).toBe(true);
 
     const [viaCache] = await reads.findByIds(owner, [file.id]); // a miss: completeProcessing invalidated it
     const [again] = await reads.findByIds(owner, [file.id]); // a hit

@@ -440,8 +440,8 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         for (const file of [a!, b!, plain!]) expect(await repo.insertUploaded(file)).toEqual({ inserted: true });
         const resultA = newResult(a!.id, a!.sha256, [["thumb", 160], ["large", 2048], ["medium", 1024]]);
         const resultB = newResult(b!.id, b!.sha256, [["thumb", 150], ["medium", 1000]]);
-        expect(await repo.completeProcessing(a!.id, worker.workerId, resultA, new Date())).toBe(true);
-        expect(await repo.completeProcessing(b!.id, worker.workerId, resultB, new Date())).toBe(true);
+        expect(await repo.completeProcessing(a!.id, worker.workerId, resultA)).toBe(true);
+        expect(await repo.completeProcessing(b!.id, worker.workerId, resultB)).toBe(true);
 
         const expectedA = {
           sha256: a!.sha256,
@@ -473,7 +473,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         const first = { workerId: `worker-${randomUUID()}`, leaseMs: 60_000 };
         const file = newUploaded(owner, { processing: { webpQuality: null, claim: first } });
         await repo.insertUploaded(file);
-        await repo.completeProcessing(file.id, first.workerId, newResult(file.id, file.sha256, [["thumb", 160], ["large", 2048], ["medium", 1024]]), new Date());
+        await repo.completeProcessing(file.id, first.workerId, newResult(file.id, file.sha256, [["thumb", 160], ["large", 2048], ["medium", 1024]]));
 
         const second = { workerId: `worker-${randomUUID()}`, leaseMs: 60_000 };
         expect(await repo.requestProcessing(owner, [file.id], { webpQuality: 50, claim: second }, new Date())).toBe(1);
@@ -481,12 +481,12 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect((await byId(repo, owner, file.id)).variants.map((v) => v.name)).toEqual(["large", "medium", "thumb"]);
         const again = newResult(file.id, file.sha256, [["thumb", 120]]);
         again.variants[0]!.objectKey = `variants/${file.id}/thumb-v2.webp`;
-        expect(await repo.completeProcessing(file.id, second.workerId, again, new Date())).toBe(true);
+        expect(await repo.completeProcessing(file.id, second.workerId, again)).toBe(true);
         expect((await byId(repo, owner, file.id)).variants).toEqual(again.variants);
 
         const third = { workerId: `worker-${randomUUID()}`, leaseMs: 60_000 };
         await repo.requestProcessing(owner, [file.id], { webpQuality: null, claim: third }, new Date());
-        expect(await repo.completeProcessing(file.id, third.workerId, newResult(file.id, file.sha256, []), new Date())).toBe(true);
+        expect(await repo.completeProcessing(file.id, third.workerId, newResult(file.id, file.sha256, []))).toBe(true);
         expect(await byId(repo, owner, file.id)).toMatchObject({ processingStatus: "completed", variants: [] });
       });
     });
@@ -578,8 +578,8 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
           ] as const) {
             for (const job of mine) {
               const result = newResult(job.fileId, sha256Of(job.fileId), [["thumb", 100]]);
-              expect(await theirs.completeProcessing(job.fileId, otherWorker, result, now)).toBe(false);
-              expect(await theirs.completeProcessing(job.fileId, workerId, result, now)).toBe(true);
+              expect(await theirs.completeProcessing(job.fileId, otherWorker, result)).toBe(false);
+              expect(await theirs.completeProcessing(job.fileId, workerId, result)).toBe(true);
             }
           }
         } finally {
@@ -598,10 +598,10 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect(retaken).toMatchObject({ fileId: file.id, attempts: 2 });
 
         const result = newResult(file.id, file.sha256, [["thumb", 100]]);
-        expect(await q.completeProcessing(file.id, "worker-a", result, plus(t0, 1_300))).toBe(false);
+        expect(await q.completeProcessing(file.id, "worker-a", result)).toBe(false);
         expect(await q.failProcessing(file.id, "worker-a", "late", null)).toBe(false);
         expect(await byId(q, owner, file.id)).toMatchObject({ processingStatus: "processing", variants: [] });
-        expect(await q.completeProcessing(file.id, "worker-b", result, plus(t0, 1_400))).toBe(true);
+        expect(await q.completeProcessing(file.id, "worker-b", result)).toBe(true);
         expect(await byId(q, owner, file.id)).toMatchObject({ processingStatus: "completed", processingError: null });
         expect(await claim("worker-c", plus(t0, 10 * lease))).toEqual([]);
       });
@@ -628,7 +628,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect(await byId(q, owner, file.id)).toMatchObject({ processingStatus: "pending", processingError: "storage timeout" });
         // The attempt is over: the claim is gone.
         expect(await q.failProcessing(file.id, "worker-a", "again", null)).toBe(false);
-        expect(await q.completeProcessing(file.id, "worker-a", newResult(file.id, file.sha256, []), t0)).toBe(false);
+        expect(await q.completeProcessing(file.id, "worker-a", newResult(file.id, file.sha256, []))).toBe(false);
 
         expect(await claim("worker-b", plus(retryAt, -1))).toEqual([]);
         expect(await claim("worker-b", retryAt)).toEqual([expect.objectContaining({ fileId: file.id, attempts: 2 })]);
@@ -647,7 +647,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
           processingError: [...error].slice(0, 1000).join(""),
         });
         expect(await claim("worker-b", plus(t0, 100 * lease))).toEqual([]);
-        expect(await q.completeProcessing(file.id, "worker-a", newResult(file.id, file.sha256, []), t0)).toBe(false);
+        expect(await q.completeProcessing(file.id, "worker-a", newResult(file.id, file.sha256, []))).toBe(false);
       });
 
       it("processes a presigned upload only once it is confirmed and queued", async () => {
@@ -681,7 +681,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect(await q.requestProcessing(owner, [a.id], { webpQuality: 40, claim: { workerId: "sync", leaseMs: lease } }, plus(t0, 2))).toBe(1);
         expect(await byId(q, owner, a.id)).toMatchObject({ processingStatus: "processing", processingError: null });
         expect(await claim("worker-b", plus(t0, 3))).toEqual([]);
-        expect(await q.completeProcessing(a.id, "sync", newResult(a.id, sha256Of("a"), []), plus(t0, 4))).toBe(true);
+        expect(await q.completeProcessing(a.id, "sync", newResult(a.id, sha256Of("a"), []))).toBe(true);
       });
 
       it("cancels unfinished processing of deleted files and frees their hashes", async () => {
@@ -695,7 +695,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         for (const file of [queued, running, done, failed]) await q.insertUploaded(file);
         await q.insertPending([presigned]);
         const doneResult = newResult(done.id, done.sha256, [["thumb", 100]]);
-        expect(await q.completeProcessing(done.id, worker.workerId, doneResult, t0)).toBe(true);
+        expect(await q.completeProcessing(done.id, worker.workerId, doneResult)).toBe(true);
         expect(await q.failProcessing(failed.id, worker.workerId, "broken", null)).toBe(true);
 
         const all = [queued, running, done, failed, presigned];
@@ -712,7 +712,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect(found.get(done.id)?.variants).toEqual(doneResult.variants);
 
         expect(await claim("worker-b", plus(t0, 100 * lease))).toEqual([]);
-        expect(await q.completeProcessing(running.id, worker.workerId, newResult(running.id, running.sha256, []), t0)).toBe(false);
+        expect(await q.completeProcessing(running.id, worker.workerId, newResult(running.id, running.sha256, []))).toBe(false);
         expect(await q.requestProcessing(owner, idsOf(all), { webpQuality: null }, t0)).toBe(0);
         for (const file of [queued, running, done, failed]) {
           expect(await q.findByContentHash(owner, file.sha256)).toBeUndefined();
@@ -729,7 +729,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         await q.markDeleted(owner, [file.id], plus(t0, 1));
 
         const result = newResult(file.id, file.sha256, [["thumb", 100]]);
-        expect(await q.completeProcessing(file.id, "worker-a", result, plus(t0, 2))).toBe(false);
+        expect(await q.completeProcessing(file.id, "worker-a", result)).toBe(false);
         expect(await q.failProcessing(file.id, "worker-a", "whatever", plus(t0, 3))).toBe(false);
         expect(await byId(q, owner, file.id)).toMatchObject({
           status: "deleted",
@@ -749,10 +749,10 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect(jobIds(await claim("worker-a", t0))).toEqual(sortedIds([a.id, b.id]));
         const sha256 = sha256Of(randomUUID());
 
-        expect(await q.completeProcessing(a.id, "worker-a", newResult(a.id, sha256, []), t0)).toBe(true);
+        expect(await q.completeProcessing(a.id, "worker-a", newResult(a.id, sha256, []))).toBe(true);
         expect((await q.findByContentHash(owner, sha256))?.id).toBe(a.id);
         // The same content again (presigned uploads cannot be refused up front): completed all the same.
-        expect(await q.completeProcessing(b.id, "worker-a", newResult(b.id, sha256, []), t0)).toBe(true);
+        expect(await q.completeProcessing(b.id, "worker-a", newResult(b.id, sha256, []))).toBe(true);
         expect(await byId(q, owner, b.id)).toMatchObject({ processingStatus: "completed", sha256 });
         expect((await q.findByContentHash(owner, sha256))?.id).toBe(a.id);
 
@@ -760,7 +760,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect(await q.insertUploaded(upload)).toMatchObject({ inserted: false, existing: { id: a.id } });
         // Reprocessing the holder keeps its hash.
         await q.requestProcessing(owner, [a.id], { webpQuality: null, claim: { workerId: "worker-b", leaseMs: lease } }, t0);
-        expect(await q.completeProcessing(a.id, "worker-b", newResult(a.id, sha256, []), t0)).toBe(true);
+        expect(await q.completeProcessing(a.id, "worker-b", newResult(a.id, sha256, []))).toBe(true);
         expect((await q.findByContentHash(owner, sha256))?.id).toBe(a.id);
       });
     });
@@ -840,7 +840,7 @@ export function everyOperation(repo: FileRepository, owner: string): Array<() =>
     () => repo.findByContentHash(owner, sha256Of("x")),
     () => repo.requestProcessing(owner, [uuidv7()], { webpQuality: null }, new Date()),
     () => repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 1, now: new Date() }),
-    () => repo.completeProcessing(uuidv7(), "w", newResult(uuidv7(), sha256Of("x"), [["thumb", 1]]), new Date()),
+    () => repo.completeProcessing(uuidv7(), "w", newResult(uuidv7(), sha256Of("x"), [["thumb", 1]])),
     () => repo.failProcessing(uuidv7(), "w", "error", null),
   ];
 }
