@@ -4,7 +4,9 @@
 # TypeScript sources directly, so there is no compile step and no dev tooling.
 FROM node:24-slim AS deps
 WORKDIR /app
+# patches/ first: npm ci applies them (postinstall: patch-package).
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund
 
