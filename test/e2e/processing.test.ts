@@ -93,6 +93,8 @@ describe("two instances on one database", () => {
     expect(rows).toHaveLength(20);
     expect(rows.every((row) => row.attempts === 1)).toBe(true);
 
+    // A row is committed before its worker writes the log line, and the line crosses a pipe.
+    await until(async () => [...processedBy(one.service), ...processedBy(two.service)], (all) => all.length >= ids.length, 5_000);
     const byOne = processedBy(one.service);
     const byTwo = processedBy(two.service);
     expect([...byOne, ...byTwo].sort()).toEqual([...ids].sort()); // each file once, no file twice
@@ -133,7 +135,8 @@ describe("a worker killed mid-job", () => {
     const done = await until(() => processingRows([id!]), (r) => r[0]?.status === "completed", 20_000);
     expect(done[0]!.attempts).toBe(2); // A's claim, then the rescuer's
     expect(done[0]!.lockedBy).toBeNull();
-    expect(processedBy(rescuer.service)).toEqual([id]);
+    // The row is committed before the worker writes its log line, and the line crosses a pipe.
+    expect(await until(async () => processedBy(rescuer.service), (lines) => lines.length > 0, 5_000)).toEqual([id]);
     const { file } = await rescuer.client.getFile({ ownerId: "killed-owner", fileId: id! });
     expect(file?.variants.map((v) => v.name)).toEqual(["large", "thumb"]);
   });
