@@ -24,6 +24,7 @@ import {
   SIGNATURE_PARAM,
 } from "../../src/storage/local/url-signer.js";
 import { objectRoutes } from "../../src/transport/object-routes.js";
+import { chunksOf, streamInput } from "../support/upload.js";
 
 const SECRET = "test-secret-of-at-least-32-bytes!!";
 const CANARY = "canary: must never be read or overwritten\n";
@@ -794,25 +795,6 @@ describe("put and get", () => {
 });
 
 describe("put with a stream body", () => {
-  /** `bytes` in chunks of `size`; throws `failAfter` (once that many chunks were yielded) instead of ending. */
-  async function* chunksOf(bytes: Uint8Array, size: number, failAfter?: { chunks: number; error: Error }): AsyncGenerator<Uint8Array> {
-    let yielded = 0;
-    for (let i = 0; i < bytes.length; i += size) {
-      if (failAfter !== undefined && yielded === failAfter.chunks) throw failAfter.error;
-      yield bytes.subarray(i, i + size);
-      yielded++;
-    }
-    if (failAfter !== undefined) throw failAfter.error;
-  }
-
-  const streamInput = (key: string, stream: AsyncIterable<Uint8Array>, length: number, md5: () => string) => ({
-    key,
-    body: { stream },
-    contentType: "image/png",
-    contentLength: length,
-    md5,
-  });
-
   it("stores the stream's bytes, asking for the digest only once the stream has ended", async () => {
     const h = await start();
     const key = newKey();

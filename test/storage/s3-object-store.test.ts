@@ -17,6 +17,7 @@ import type { ObjectStore, PresignedRequest } from "../../src/storage/object-sto
 import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
 import { startS3Server } from "../support/s3-server.js";
 import type { S3Server } from "../support/s3-server.js";
+import { chunksOf, streamInput } from "../support/upload.js";
 
 let server: S3Server;
 let scratch: string;
@@ -307,25 +308,6 @@ describe("put", () => {
 });
 
 describe("put with a stream body", () => {
-  /** `bytes` in chunks of `size`; throws `failAfter.error` once that many chunks were yielded, instead of ending. */
-  async function* chunksOf(bytes: Uint8Array, size: number, failAfter?: { chunks: number; error: Error }): AsyncGenerator<Uint8Array> {
-    let yielded = 0;
-    for (let i = 0; i < bytes.length; i += size) {
-      if (failAfter !== undefined && yielded === failAfter.chunks) throw failAfter.error;
-      yield bytes.subarray(i, i + size);
-      yielded++;
-    }
-    if (failAfter !== undefined) throw failAfter.error;
-  }
-
-  const streamInput = (key: string, stream: AsyncIterable<Uint8Array>, length: number, md5: () => string) => ({
-    key,
-    body: { stream },
-    contentType: "image/png",
-    contentLength: length,
-    md5,
-  });
-
   it("sends the stream as it comes, with Content-Length and SSE, no Content-MD5 and no chunked encoding", async () => {
     const proxy = await startRecordingProxy(server.endpoint);
     try {

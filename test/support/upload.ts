@@ -40,3 +40,23 @@ export async function putUpload(
 export function fileSpec(bytes: Uint8Array, filename = "photo.png", contentType = "image/png") {
   return { filename, contentType, sizeBytes: BigInt(bytes.length), md5: md5Base64(bytes) };
 }
+
+/** `bytes` in chunks of `size`; throws `failAfter.error` once that many chunks were yielded, instead of ending. */
+export async function* chunksOf(bytes: Uint8Array, size: number, failAfter?: { chunks: number; error: Error }): AsyncGenerator<Uint8Array> {
+  let yielded = 0;
+  for (let i = 0; i < bytes.length; i += size) {
+    if (failAfter !== undefined && yielded === failAfter.chunks) throw failAfter.error;
+    yield bytes.subarray(i, i + size);
+    yielded++;
+  }
+  if (failAfter !== undefined) throw failAfter.error;
+}
+
+/** An ObjectStore put of a PNG whose body is a stream (the MD5 known only once it has ended). */
+export const streamInput = (key: string, stream: AsyncIterable<Uint8Array>, length: number, md5: () => string) => ({
+  key,
+  body: { stream },
+  contentType: "image/png",
+  contentLength: length,
+  md5,
+});
