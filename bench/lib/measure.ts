@@ -72,7 +72,10 @@ export function summarize(
 
 const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
 
-/** Prints the table and writes bench/results/<scenario>.json. */
+/**
+ * Prints the table and writes bench/results/<scenario>.json (<scenario>.smoke.json for smoke
+ * runs, so `npm run bench:smoke` never replaces the full results BENCHMARKS.md is rendered from).
+ */
 export async function report(result: ScenarioResult): Promise<void> {
   const lines = [
     `\n## ${result.scenario}  (${result.unit}, ${result.higherIsBetter ? "higher" : "lower"} is better; ratio vs ${result.baseline}${result.goal ? `; goal ${result.goal}` : ""})`,
@@ -85,7 +88,7 @@ export async function report(result: ScenarioResult): Promise<void> {
   const dir = join(import.meta.dirname, "../results");
   await mkdir(dir, { recursive: true });
   await writeFile(
-    join(dir, `${result.scenario}.json`),
+    join(dir, `${result.scenario}${SMOKE ? ".smoke" : ""}.json`),
     JSON.stringify({ ...result, smoke: SMOKE, rounds: ROUNDS, machine: machine(), at: new Date().toISOString() }, null, 2),
   );
 }
