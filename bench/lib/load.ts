@@ -2,10 +2,12 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { LoadResult, LoadSpec } from "../load/grpc-load.js";
+import type { LoadSpec } from "../load/grpc-load.js";
+import type { LoadResult } from "../load/closed-loop.js";
 import type { Pki } from "../../test/support/service.js";
 
-export type { LoadCall, LoadResult, LoadSpec } from "../load/grpc-load.js";
+export type { LoadCall, LoadSpec } from "../load/grpc-load.js";
+export type { LoadResult } from "../load/closed-loop.js";
 
 const run = promisify(execFile);
 

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { closedLoop } from "./closed-loop.js";
 
 export interface LoadCall {
   /** "file.v1.FileService" or "grpc.health.v1.Health". */
@@ -29,18 +30,6 @@ export interface LoadSpec {
   durationMs: number;
   warmupMs: number;
   calls: LoadCall[];
-}
-
-export interface LoadResult {
-  calls: number;
-  errors: number;
-  firstError?: string;
-  durationMs: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Client CPU time per call, microseconds: shows when the client, not the server, is the bottleneck. */
-  clientCpuUsPerCall: number;
 }
 
 const spec = JSON.parse(process.env.LOAD_SPEC ?? "{}") as LoadSpec;
@@ -81,44 +70,6 @@ function one(): Promise<void> {
   return new Promise((resolve, reject) => method(request, (err: grpc.ServiceError | null) => (err ? reject(err) : resolve())));
 }
 
-async function run(durationMs: number, record: boolean) {
-  const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  const deadline = performance.now() + durationMs;
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  async function worker() {
-    while (performance.now() < deadline) {
-      const t = performance.now();
-      try {
-        await one();
-        if (record) latencies.push(performance.now() - t);
-      } catch (e) {
-        errors++;
-        firstError ??= (e as Error).message;
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: spec.inFlight }, worker));
-  const elapsed = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  const result: LoadResult = {
-    calls: latencies.length,
-    errors,
-    firstError,
-    durationMs: elapsed,
-    perSecond: (latencies.length / elapsed) * 1000,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    clientCpuUsPerCall: (used.user + used.system) / Math.max(1, latencies.length + errors),
-  };
-  return result;
-}
-
-await run(spec.warmupMs, false);
-const result = await run(spec.durationMs, true);
+const result = await closedLoop(one, spec);
 process.stdout.write(`${JSON.stringify(result)}\n`);
 for (const list of clients.values()) for (const c of list) c.close();

@@ -8,6 +8,7 @@
 // the file LOAD_SPEC_FILE names (an environment string is limited to 128 KiB).
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { quantile, type LoadResult } from "./closed-loop.js";
 
 export interface HttpLoadRequest {
   method?: string;
@@ -27,18 +28,8 @@ export interface HttpLoadSpec {
   warmupMs: number;
 }
 
-export interface HttpLoadResult {
-  calls: number;
-  /** Responses other than 200, and connection failures. */
-  errors: number;
-  firstError?: string;
-  durationMs: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Client CPU time per call, microseconds: shows when the client, not the server, is the bottleneck. */
-  clientCpuUsPerCall: number;
-}
+/** Here `errors` are responses other than 200 (counted in `calls` too) and connection failures. */
+export type HttpLoadResult = LoadResult;
 
 function requestBytes(spec: HttpLoadSpec, r: HttpLoadRequest): Buffer {
   const body = Buffer.from(r.body ?? "");
@@ -151,15 +142,14 @@ async function main(): Promise<void> {
   }
 
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   const result: HttpLoadResult = {
     calls,
     errors,
     firstError,
     durationMs,
     perSecond: calls / (durationMs / 1000),
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
     clientCpuUsPerCall: calls === 0 ? 0 : (cpu.user + cpu.system) / calls,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import mysql from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
+import { closedLoop } from "../load/closed-loop.js";
 
 export interface CeilingSpec {
   databaseUrl: string;
@@ -47,44 +48,6 @@ async function one(): Promise<void> {
   }
 }
 
-async function run(durationMs: number, record: boolean) {
-  const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
-  const deadline = performance.now() + durationMs;
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: spec.inFlight }, async () => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        try {
-          await one();
-          if (record) latencies.push(performance.now() - t);
-        } catch (e) {
-          errors++;
-          firstError ??= (e as Error).message;
-        }
-      }
-    }),
-  );
-  const elapsed = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return {
-    calls: latencies.length,
-    errors,
-    firstError,
-    durationMs: elapsed,
-    perSecond: (latencies.length / elapsed) * 1000,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-    clientCpuUsPerCall: (used.user + used.system) / Math.max(1, latencies.length + errors),
-  };
-}
-
-await run(spec.warmupMs, false);
-const result = await run(spec.durationMs, true);
+const result = await closedLoop(one, spec);
 process.stdout.write(`${JSON.stringify(result)}\n`);
 await pool.end();
