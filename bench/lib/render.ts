@@ -43,6 +43,8 @@ export async function renderBenchmarks(): Promise<void> {
     "",
     "Commands: `npm run bench` (all scenarios, then this file is rewritten), `npm run bench -- <scenario>`",
     "(one; see `bench/scenarios/`), `npm run bench:smoke` (each once with tiny sizes; CI runs it).",
+    "`BENCH_BASELINE_TREE=<another checkout>` adds that checkout's service to scenarios 2 and 3, so a",
+    "before/after pair is measured in one alternated run (rows named after the checkout's directory).",
     "",
   ];
   for (const r of results) {

@@ -54,3 +54,26 @@ export async function startStack(env: Record<string, string> = {}, backends?: Ba
     },
   };
 }
+
+/**
+ * Settings for the services of the load scenarios (2, 3): no processing worker;
+ * BENCH_CPU_PROF=<dir> runs them with --cpu-prof (profiles written there at exit);
+ * BENCH_SERVICE_ENV='{"KEY":"value"}' adds settings.
+ */
+export function loadServiceEnv(): Record<string, string> {
+  return {
+    PROCESSING_CONCURRENCY: "0",
+    ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
+    ...(JSON.parse(process.env.BENCH_SERVICE_ENV ?? "{}") as Record<string, string>),
+  };
+}
+
+/**
+ * When profiling (BENCH_CPU_PROF), prints the stretch just measured in the profile's clock
+ * (seconds since the service was spawned, `spawnedAt` from performance.now()), for cpu-profile-summary.
+ */
+export function printProfileWindow(name: string, spawnedAt: number, durationMs: number): void {
+  if (!process.env.BENCH_CPU_PROF) return;
+  const end = (performance.now() - spawnedAt) / 1000;
+  process.stdout.write(`${name}: PROFILE_FROM_S=${(end - durationMs / 1000).toFixed(1)} PROFILE_TO_S=${end.toFixed(1)}\n`);
+}

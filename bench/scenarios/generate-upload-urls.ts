@@ -8,13 +8,16 @@
 // BENCH_CPU_PROF=<dir>: the service runs with --cpu-prof, its profile written to <dir> at exit.
 // BENCH_ONLY=<substring>: run only the variants whose name contains it (profiling runs).
 // Service settings can be passed through as BENCH_SERVICE_ENV='{"KEY":"value"}'.
+// BENCH_BASELINE_TREE=<dir>: also the service of another checkout (bench/lib/baseline-tree.ts):
+// a before/after pair in one run.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { alternate, median, report, SMOKE, summarize, type Variant } from "../lib/measure.js";
 import { grpcLoad, type LoadResult } from "../lib/load.js";
-import { startStack } from "../lib/stack.js";
+import { loadServiceEnv, printProfileWindow, startStack } from "../lib/stack.js";
+import { startBaselineService, type BaselineService } from "../lib/baseline-tree.js";
 import { cpuSeconds } from "../peers/process.js";
 import type { CeilingSpec } from "../peers/mysql-insert-ceiling.js";
 
@@ -24,14 +27,12 @@ const CHANNELS = 4;
 const DURATION_MS = SMOKE ? 300 : Number(process.env.BENCH_DURATION_MS ?? 4000);
 const WARMUP_MS = SMOKE ? 200 : 1000;
 
-const serviceEnv: Record<string, string> = {
-  PROCESSING_CONCURRENCY: "0",
-  ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
-  ...(JSON.parse(process.env.BENCH_SERVICE_ENV ?? "{}") as Record<string, string>),
-};
+const serviceEnv = loadServiceEnv();
 const spawnedAt = performance.now();
 const stack = await startStack(serviceEnv);
+let baseline: BaselineService | undefined;
 try {
+  baseline = await startBaselineService(stack, serviceEnv);
   // A few distinct requests, each a valid batch of 10 (the ids are the server's).
   const requests = Array.from({ length: 8 }, (_, r) => ({
     ownerId: `bench-owner-${r}`,
@@ -55,32 +56,32 @@ try {
   const SERVICE = `GenerateUploadURLs x${FILES_PER_CALL} (service)`;
   const CEILING = `raw mysql2 BEGIN; ${FILES_PER_CALL}-row INSERT; COMMIT`;
   const ceilingProtocol = process.env.BENCH_CEILING_PROTOCOL === "query" ? "query" : "execute";
-  const variants: Variant[] = [
-    {
-      name: SERVICE,
-      async run() {
-        const cpuBefore = await cpuSeconds(servicePid);
-        const result = await grpcLoad(
-          {
-            target: `127.0.0.1:${stack.grpcPort}`,
-            channels: CHANNELS,
-            inFlight: IN_FLIGHT,
-            durationMs: DURATION_MS,
-            warmupMs: WARMUP_MS,
-            calls: [{ service: "file.v1.FileService", method: "GenerateUploadURLs", requests }],
-          },
-          stack.backends.pki,
-        );
-        const cpu = (await cpuSeconds(servicePid)) - cpuBefore;
-        if (process.env.BENCH_CPU_PROF) {
-          // The measured stretch, in the profile's clock (seconds since the service started), for cpu-profile-summary.
-          const end = (performance.now() - spawnedAt) / 1000;
-          process.stdout.write(`${SERVICE}: PROFILE_FROM_S=${(end - DURATION_MS / 1000).toFixed(1)} PROFILE_TO_S=${end.toFixed(1)}\n`);
-        }
-        const served = (result.perSecond * (DURATION_MS + WARMUP_MS)) / 1000;
-        return record(SERVICE, { ...result, serverCpuUsPerCall: (cpu / served) * 1e6 });
-      },
+  const serviceVariant = (name: string, port: number, pid: number): Variant => ({
+    name,
+    async run() {
+      const cpuBefore = await cpuSeconds(pid);
+      const result = await grpcLoad(
+        {
+          target: `127.0.0.1:${port}`,
+          channels: CHANNELS,
+          inFlight: IN_FLIGHT,
+          durationMs: DURATION_MS,
+          warmupMs: WARMUP_MS,
+          calls: [{ service: "file.v1.FileService", method: "GenerateUploadURLs", requests }],
+        },
+        stack.backends.pki,
+      );
+      const cpu = (await cpuSeconds(pid)) - cpuBefore;
+      printProfileWindow(name, spawnedAt, DURATION_MS);
+      const served = (result.perSecond * (DURATION_MS + WARMUP_MS)) / 1000;
+      return record(name, { ...result, serverCpuUsPerCall: (cpu / served) * 1e6 });
     },
+  });
+  const variants: Variant[] = [
+    serviceVariant(SERVICE, stack.grpcPort, servicePid),
+    ...(baseline
+      ? [serviceVariant(`GenerateUploadURLs x${FILES_PER_CALL} (service, ${baseline.label})`, baseline.grpcPort, baseline.service.child.pid!)]
+      : []),
     {
       name: CEILING,
       async run() {
@@ -132,5 +133,6 @@ try {
     ),
   );
 } finally {
+  await baseline?.stop();
   await stack.stop();
 }

@@ -10,13 +10,16 @@
 // BENCH_LAYERS=1: also GetFile and Health/Check on connect-es with the peer's minimal handler
 // (bare node:http2, and Fastify), and Health/Check on the grpc-js peer: the cost of each layer.
 // Service settings can be passed through as BENCH_SERVICE_ENV='{"KEY":"value"}'.
+// BENCH_BASELINE_TREE=<dir>: also GetFile and Health/Check on the service of another checkout
+// (bench/lib/baseline-tree.ts): a before/after pair in one run.
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
 import { alternate, median, report, SMOKE, summarize, type Variant } from "../lib/measure.js";
 import { grpcLoad, type LoadResult, type LoadSpec } from "../lib/load.js";
-import { startStack } from "../lib/stack.js";
+import { loadServiceEnv, printProfileWindow, startStack } from "../lib/stack.js";
+import { startBaselineService, type BaselineService } from "../lib/baseline-tree.js";
 import { cpuSeconds, startScript, type ScriptProcess } from "../peers/process.js";
 
 const FILES = SMOKE ? 50 : 1000;
@@ -26,11 +29,7 @@ const CHANNELS = 4;
 const DURATION_MS = SMOKE ? 300 : Number(process.env.BENCH_DURATION_MS ?? 4000);
 const WARMUP_MS = SMOKE ? 200 : 1000;
 
-const serviceEnv: Record<string, string> = {
-  PROCESSING_CONCURRENCY: "0",
-  ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
-  ...(JSON.parse(process.env.BENCH_SERVICE_ENV ?? "{}") as Record<string, string>),
-};
+const serviceEnv = loadServiceEnv();
 const spawnedAt = performance.now();
 const stack = await startStack(serviceEnv);
 const { pki } = stack.backends;
@@ -43,6 +42,7 @@ const peerSpec = {
 };
 const peerProf: Record<string, string> = process.env.BENCH_CPU_PROF_PEER ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF_PEER}` } : {};
 const peers: ScriptProcess[] = [];
+let baseline: BaselineService | undefined;
 try {
   const peer = await startScript(
     join(import.meta.dirname, "../peers/grpc-get-file.ts"),
@@ -60,6 +60,7 @@ try {
     peers.push(connectPeers.at(-1)!);
   }
 
+  baseline = await startBaselineService(stack, serviceEnv);
   const ids = await seed(stack.backends.db.url);
   const getFile = { service: "file.v1.FileService", method: "GetFile", requests: ids.map((fileId) => ({ fileId, ownerId: OWNER })) };
   const check = { service: "grpc.health.v1.Health", method: "Check", requests: [{ service: "" }] };
@@ -76,11 +77,7 @@ try {
         pki,
       );
       const cpu = (await cpuSeconds(pid)) - cpuBefore;
-      if (process.env.BENCH_CPU_PROF) {
-        // The measured stretch, in the profile's clock (seconds since the service started), for cpu-profile-summary.
-        const end = (performance.now() - spawnedAt) / 1000;
-        process.stdout.write(`${name}: PROFILE_FROM_S=${(end - DURATION_MS / 1000).toFixed(1)} PROFILE_TO_S=${end.toFixed(1)}\n`);
-      }
+      printProfileWindow(name, spawnedAt, DURATION_MS);
       // The server also worked through the warm-up, at about the same rate.
       const callsServed = (result.perSecond * (DURATION_MS + WARMUP_MS)) / 1000;
       const list = details.get(name) ?? [];
@@ -94,6 +91,12 @@ try {
     variant("GetFile (service)", stack.grpcPort, servicePid, getFile),
     variant("Health/Check (service)", stack.grpcPort, servicePid, check),
     variant(PEER, Number(peer.ready[1]), peerPid, getFile),
+    ...(baseline
+      ? [
+          variant(`GetFile (service, ${baseline.label})`, baseline.grpcPort, baseline.service.child.pid!, getFile),
+          variant(`Health/Check (service, ${baseline.label})`, baseline.grpcPort, baseline.service.child.pid!, check),
+        ]
+      : []),
     ...(layers
       ? [
           variant("Health/Check (grpc-js peer)", Number(peer.ready[1]), peerPid, check),
@@ -132,7 +135,7 @@ try {
     ),
   );
 } finally {
-  await Promise.all(peers.map((p) => p.stop()));
+  await Promise.all([...peers.map((p) => p.stop()), baseline?.stop()]);
   await stack.stop();
 }
 

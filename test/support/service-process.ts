@@ -19,10 +19,11 @@ export interface ServiceProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startServiceProcess(options: { cwd?: string; env: Record<string, string> }): ServiceProcess {
+/** `root`: the checkout whose src/main.ts runs (default this one; benchmarks compare another tree). */
+export function startServiceProcess(options: { cwd?: string; root?: string; env: Record<string, string> }): ServiceProcess {
   // tsx by absolute URL, so the service also starts from a directory without node_modules.
   const tsx = import.meta.resolve("tsx");
-  const child = spawn(process.execPath, ["--import", tsx, join(REPO_ROOT, "src/main.ts")], {
+  const child = spawn(process.execPath, ["--import", tsx, join(options.root ?? REPO_ROOT, "src/main.ts")], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -71,9 +72,14 @@ export interface ServiceOnBackends {
 }
 
 /** The real entry point as a child process on test backends (MySQL, s3rver, PKI), on free loopback ports. */
-export async function startServiceOn(backends: Backends, env: Record<string, string> = {}): Promise<ServiceOnBackends> {
+export async function startServiceOn(
+  backends: Backends,
+  env: Record<string, string> = {},
+  options: { root?: string } = {},
+): Promise<ServiceOnBackends> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const service = startServiceProcess({
+    ...options,
     env: {
       ...serviceEnv(backends),
       AWS_ACCESS_KEY_ID: "S3RVER",
