@@ -61,8 +61,6 @@ if (process.env.UPLOAD_CLIENT_SPEC !== undefined) {
 
 async function runScenario(): Promise<void> {
   // Only the harness needs these; the client process stays lean.
-  const { execSync } = await import("node:child_process");
-  const { readFileSync } = await import("node:fs");
   const { noisePng } = await import("../../test/support/images.js");
   const { startStack } = await import("../lib/stack.js");
 
@@ -72,11 +70,7 @@ async function runScenario(): Promise<void> {
   try {
     await writeFile(imageFile, Buffer.concat([await noisePng(SIZE - 64), Buffer.alloc(32)]));
     const servicePid = stack.service.child.pid!;
-    const s3Pid = execSync(`pgrep -P ${process.pid} || true`)
-      .toString()
-      .split("\n")
-      .map(Number)
-      .find((pid) => pid > 0 && pid !== servicePid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("s3rver"));
+    const s3Pid = stack.backends.s3.pid;
     const { ca, hangout } = stack.backends.pki;
     const spec: ClientSpec = { grpcUrl: stack.grpcUrl, ca, cert: hangout.cert, key: hangout.key, imageFile, servicePid, s3Pid };
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", import.meta.resolve("tsx"), import.meta.filename], {

@@ -11,6 +11,8 @@ export interface S3Server {
   /** http://127.0.0.1:<port>; use with forcePathStyle. */
   endpoint: string;
   bucket: string;
+  /** The server's process id (benchmarks read its CPU time from /proc). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -65,7 +67,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     // A forgotten stop() must not keep the test process alive; the child exits on disconnect.
     child.unref();
     child.channel?.unref();
-    return { endpoint: `http://127.0.0.1:${port}`, bucket, stop };
+    return { endpoint: `http://127.0.0.1:${port}`, bucket, pid: child.pid!, stop };
   } catch (error) {
     await stop();
     throw error;
