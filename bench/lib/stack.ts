@@ -56,7 +56,7 @@ export async function startStack(env: Record<string, string> = {}, backends?: Ba
 }
 
 /**
- * Settings for the services of the load scenarios (2, 3): no processing worker;
+ * Settings for the services of the load and upload scenarios (2, 3, 5): no processing worker;
  * BENCH_CPU_PROF=<dir> runs them with --cpu-prof (profiles written there at exit);
  * BENCH_SERVICE_ENV='{"KEY":"value"}' adds settings.
  */

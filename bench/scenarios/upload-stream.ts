@@ -62,10 +62,11 @@ if (process.env.UPLOAD_CLIENT_SPEC !== undefined) {
 async function runScenario(): Promise<void> {
   // Only the harness needs these; the client process stays lean.
   const { noisePng } = await import("../../test/support/images.js");
-  const { startStack } = await import("../lib/stack.js");
+  const { loadServiceEnv, startStack } = await import("../lib/stack.js");
 
-  // Processing is left queued (no worker) so only the upload path is measured.
-  const stack = await startStack({ PROCESSING_CONCURRENCY: "0" });
+  // Processing is left queued (no worker) so only the upload path is measured;
+  // BENCH_CPU_PROF and BENCH_SERVICE_ENV work as in the load scenarios.
+  const stack = await startStack(loadServiceEnv());
   const imageFile = join(tmpdir(), `bench-upload-stream-${process.pid}.png`);
   try {
     await writeFile(imageFile, Buffer.concat([await noisePng(SIZE - 64), Buffer.alloc(32)]));
