@@ -6,6 +6,8 @@ import { arch, cpus, totalmem } from "node:os";
 import { join } from "node:path";
 
 export const SMOKE = process.env.BENCH_SMOKE === "1";
+/** A run of some variants only, or under the profiler: its figures are not the scenario's. */
+const PARTIAL = Boolean(process.env.BENCH_ONLY || process.env.BENCH_CPU_PROF || process.env.BENCH_CPU_PROF_PEER);
 /** At least 5 rounds for real figures; smoke runs only check the scenario still works. */
 export const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 5);
 
@@ -73,8 +75,9 @@ export function summarize(
 const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 /**
- * Prints the table and writes bench/results/<scenario>.json (<scenario>.smoke.json for smoke
- * runs, so `npm run bench:smoke` never replaces the full results BENCHMARKS.md is rendered from).
+ * Prints the table and writes bench/results/<scenario>.json; smoke runs write <scenario>.smoke.json
+ * and runs narrowed (BENCH_ONLY) or slowed by profiling (BENCH_CPU_PROF) <scenario>.partial.json,
+ * so neither replaces the full results BENCHMARKS.md is rendered from.
  */
 export async function report(result: ScenarioResult): Promise<void> {
   const lines = [
@@ -88,7 +91,7 @@ export async function report(result: ScenarioResult): Promise<void> {
   const dir = join(import.meta.dirname, "../results");
   await mkdir(dir, { recursive: true });
   await writeFile(
-    join(dir, `${result.scenario}${SMOKE ? ".smoke" : ""}.json`),
+    join(dir, `${result.scenario}${SMOKE ? ".smoke" : PARTIAL ? ".partial" : ""}.json`),
     JSON.stringify({ ...result, smoke: SMOKE, rounds: ROUNDS, machine: machine(), at: new Date().toISOString() }, null, 2),
   );
 }

@@ -19,7 +19,8 @@ const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1
 export async function renderBenchmarks(): Promise<void> {
   const root = join(import.meta.dirname, "../..");
   const dir = join(root, "bench/results");
-  const files = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
+  // Full runs only: not <scenario>.smoke.json nor the narrowed or profiled runs' <scenario>.partial.json.
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".json") && !/\.(smoke|partial)\.json$/.test(f)).sort();
   const results = (await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), "utf8")) as Stored))).filter(
     (r) => !r.smoke,
   );

@@ -6,7 +6,8 @@
 // own process (bench/load/grpc-load.ts).
 //
 // BENCH_CPU_PROF=<dir>: the service runs with --cpu-prof, its profile written to <dir> at exit.
-// BENCH_ONLY=<substring>: run only the variants whose name contains it (profiling runs).
+// BENCH_ONLY=<substring>: run only the variants whose name contains it (profiling runs; results
+// go to <scenario>.partial.json).
 // Service settings can be passed through as BENCH_SERVICE_ENV='{"KEY":"value"}'.
 // BENCH_BASELINE_TREE=<dir>: also the service of another checkout (bench/lib/baseline-tree.ts):
 // a before/after pair in one run.
