@@ -6,9 +6,11 @@
 //
 // BENCH_CPU_PROF=<dir>: the service runs with --cpu-prof, its profile written to <dir> at exit
 // (BENCH_CPU_PROF_PEER=<dir>: the same for the grpc-js peer).
-// BENCH_ONLY=<substring>: run only the variants whose name contains it (profiling runs).
+// BENCH_ONLY=<substring>: run only the variants whose name contains it (profiling runs; results
+// go to <scenario>.partial.json).
 // BENCH_LAYERS=1: also GetFile and Health/Check on connect-es with the peer's minimal handler
-// (bare node:http2, and Fastify), and Health/Check on the grpc-js peer: the cost of each layer.
+// (bare node:http2, Fastify, and node:http2's stream API without its compatibility layer),
+// and Health/Check on the grpc-js peer: the cost of each layer.
 // Service settings can be passed through as BENCH_SERVICE_ENV='{"KEY":"value"}'.
 // BENCH_BASELINE_TREE=<dir>: also GetFile and Health/Check on the service of another checkout
 // (bench/lib/baseline-tree.ts): a before/after pair in one run.
@@ -54,7 +56,7 @@ try {
   // on a bare node:http2 server and on Fastify, to split the service's cost by layer.
   const layers = process.env.BENCH_LAYERS === "1";
   const connectPeers: ScriptProcess[] = [];
-  for (const mode of layers ? (["h2", "fastify"] as const) : []) {
+  for (const mode of layers ? (["h2", "fastify", "h2-streams"] as const) : []) {
     const script = join(import.meta.dirname, "../peers/connect-get-file.ts");
     connectPeers.push(await startScript(script, { PEER_SPEC: JSON.stringify({ ...peerSpec, mode }), ...peerProf }, /peer listening on (\d+)/));
     peers.push(connectPeers.at(-1)!);
@@ -101,7 +103,7 @@ try {
       ? [
           variant("Health/Check (grpc-js peer)", Number(peer.ready[1]), peerPid, check),
           ...connectPeers.flatMap((p, i) => {
-            const host = i === 0 ? "connect-node on bare http2" : "connect-fastify";
+            const host = ["connect-node on bare http2", "connect-fastify", "connect on http2 streams, no compat layer"][i]!;
             return [
               variant(`GetFile (${host}, no interceptors)`, Number(p.ready[1]), p.child.pid!, getFile),
               variant(`Health/Check (${host}, no interceptors)`, Number(p.ready[1]), p.child.pid!, check),
