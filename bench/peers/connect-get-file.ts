@@ -9,7 +9,7 @@
 //                   the request/response compatibility layer that Fastify and
 //                   connect-node both build on (a minimal adapter, below).
 // Same mTLS (client certificate required), same lookup (get-file-lookup.ts),
-// same mapping (toFileMessage). Both accept gzip/br requests and, like the
+// same mapping (toFileMessage). All accept gzip/br requests and, like the
 // service's internal listener, never compress responses.
 //
 // Input: the JSON of ConnectPeerSpec in PEER_SPEC. Prints "peer listening on <port>".
@@ -66,22 +66,24 @@ const tls = {
 const connectOptions = { routes, compressMinBytes: Number.MAX_SAFE_INTEGER };
 
 let server: Http2SecureServer;
-if (spec.mode === "h2") {
-  server = createSecureServer(tls, connectNodeAdapter(connectOptions));
-  await new Promise<void>((resolve) => server.listen(spec.port, "127.0.0.1", resolve));
-} else if (spec.mode === "h2-streams") {
-  const router = createConnectRouter(connectOptions);
-  routes(router);
-  const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
-  server = createSecureServer(tls);
-  server.on("stream", (stream, headers) => void serveStream(byPath, stream, headers).catch(() => stream.destroy()));
-  await new Promise<void>((resolve) => server.listen(spec.port, "127.0.0.1", resolve));
-} else {
+if (spec.mode === "fastify") {
   const app = fastify({ http2: true, https: tls, forceCloseConnections: true });
   await app.register(fastifyConnectPlugin, connectOptions);
   await app.listen({ host: "127.0.0.1", port: spec.port });
   server = app.server as Http2SecureServer;
+} else {
+  if (spec.mode === "h2") {
+    server = createSecureServer(tls, connectNodeAdapter(connectOptions));
+  } else {
+    const router = createConnectRouter(connectOptions);
+    routes(router);
+    const byPath = new Map(router.handlers.map((h) => [h.requestPath, h]));
+    server = createSecureServer(tls);
+    server.on("stream", (stream, headers) => void serveStream(byPath, stream, headers).catch(() => stream.destroy()));
+  }
+  await new Promise<void>((resolve) => server.listen(spec.port, "127.0.0.1", resolve));
 }
+
 /** One HTTP/2 stream through a connect handler: headers in, body in, body and trailers out (no compat objects). */
 async function serveStream(byPath: Map<string, UniversalHandler>, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
   const path = headers[":path"] ?? "/";
