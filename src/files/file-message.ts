@@ -1,7 +1,7 @@
 // Persistence records → the contract's File message.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { FileSchema, FileStatus, ProcessingStatus, type File } from "../../gen/file/v1/file_service_pb.js";
+import { FileSchema, FileStatus, ProcessingStatus, ScanStatus, type File } from "../../gen/file/v1/file_service_pb.js";
 import type {
   FileRecord,
   FileStatus as RecordStatus,
@@ -53,5 +53,7 @@ export function toFileMessage(record: FileRecord): File {
     })),
     processingStatus: PROCESSING[record.processingStatus],
     processingError: record.processingError ?? "",
+    // Scanning is not built yet: say so rather than leave the field unspecified.
+    scanStatus: ScanStatus.NOT_SCANNED,
   });
 }

@@ -342,6 +342,12 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       }
       return { file: toFileMessage(await getOne(ownerId, fileId)) };
     },
+
+    // Placeholder until the events issue lands: the contract is ahead of the service.
+    // eslint-disable-next-line require-yield
+    async *watchFiles() {
+      throw new ConnectError("WatchFiles is not available yet", Code.Unimplemented);
+    },
   };
 }
 

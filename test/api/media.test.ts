@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Code } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
 import {
   ConfirmFailureCode,
   FilePurpose,
@@ -15,6 +16,7 @@ import {
   ProcessingStatus,
   type File,
   type UploadFileStreamRequest,
+  UploadMetadataSchema,
 } from "../../gen/file/v1/file_service_pb.js";
 import { startTestService, type TestService } from "../support/service.js";
 import { bombPng, COPYRIGHT_MARKER, htmlBytes, noisePng, sidewaysWithGps, solid } from "../support/images.js";
@@ -39,7 +41,7 @@ async function* streamOf(
   bytes: Uint8Array,
   chunkSize = 64 * 1024,
 ): AsyncIterable<StreamMessage> {
-  yield { payload: { case: "metadata", value: { $typeName: "file.v1.UploadMetadata", ...metadata, processing: undefined } } };
+  yield { payload: { case: "metadata", value: create(UploadMetadataSchema, { ...metadata, processing: undefined }) } };
   for (let i = 0; i < bytes.length; i += chunkSize) yield { payload: { case: "chunk", value: bytes.subarray(i, i + chunkSize) } };
 }
 
@@ -53,15 +55,14 @@ async function* sizedStreamOf(
   yield {
     payload: {
       case: "metadata",
-      value: {
-        $typeName: "file.v1.UploadMetadata",
+      value: create(UploadMetadataSchema, {
         ownerId,
         filename,
         contentType: "image/png",
         purpose,
         sizeBytes,
-        processing: { $typeName: "file.v1.ProcessingOptions", webpQuality: 0, async: metadata.async ?? true },
-      },
+        processing: { webpQuality: 0, async: metadata.async ?? true },
+      }),
     },
   };
   for (let i = 0; i < bytes.length; i += chunkSize) yield { payload: { case: "chunk", value: bytes.subarray(i, i + chunkSize) } };

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file file/v1/file_service.proto.
  */
 export const file_file_v1_file_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpmaWxlL3YxL2ZpbGVfc2VydmljZS5wcm90bxIHZmlsZS52MSJgCgdWYXJpYW50EgwKBG5hbWUYASABKAkSDQoFd2lkdGgYAiABKAUSDgoGaGVpZ2h0GAMgASgFEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRISCgpzaXplX2J5dGVzGAUgASgDIjgKEVByb2Nlc3NpbmdPcHRpb25zEhQKDHdlYnBfcXVhbGl0eRgBIAEoBRINCgVhc3luYxgCIAEoCCL/AwoERmlsZRIKCgJpZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIQCghmaWxlbmFtZRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSEgoKc2l6ZV9ieXRlcxgFIAEoAxILCgNtZDUYBiABKAkSIwoGc3RhdHVzGAcgASgOMhMuZmlsZS52MS5GaWxlU3RhdHVzEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwbG9hZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdwdXJwb3NlGAsgASgOMhQuZmlsZS52MS5GaWxlUHVycG9zZRIOCgZzaGEyNTYYDCABKAkSDQoFd2lkdGgYDSABKAUSDgoGaGVpZ2h0GA4gASgFEhAKCGJsdXJoYXNoGA8gASgJEiIKCHZhcmlhbnRzGBAgAygLMhAuZmlsZS52MS5WYXJpYW50EjQKEXByb2Nlc3Npbmdfc3RhdHVzGBEgASgOMhkuZmlsZS52MS5Qcm9jZXNzaW5nU3RhdHVzEhgKEHByb2Nlc3NpbmdfZXJyb3IYEiABKAkiUwoZR2VuZXJhdGVVcGxvYWRVUkxzUmVxdWVzdBIQCghvd25lcl9pZBgBIAEoCRIkCgVmaWxlcxgCIAMoCzIVLmZpbGUudjEuRmlsZVRvVXBsb2FkIn4KDEZpbGVUb1VwbG9hZBIQCghmaWxlbmFtZRgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAxILCgNtZDUYBCABKAkSJQoHcHVycG9zZRgFIAEoDjIULmZpbGUudjEuRmlsZVB1cnBvc2UiRwoaR2VuZXJhdGVVcGxvYWRVUkxzUmVzcG9uc2USKQoHdXBsb2FkcxgBIAMoCzIYLmZpbGUudjEuUHJlc2lnbmVkVXBsb2FkItcBCg9QcmVzaWduZWRVcGxvYWQSDwoHZmlsZV9pZBgBIAEoCRILCgN1cmwYAiABKAkSDgoGbWV0aG9kGAMgASgJEjYKB2hlYWRlcnMYBCADKAsyJS5maWxlLnYxLlByZXNpZ25lZFVwbG9hZC5IZWFkZXJzRW50cnkSLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOgoUQ29uZmlybVVwbG9hZFJlcXVlc3QSEAoIb3duZXJfaWQYASABKAkSEAoIZmlsZV9pZHMYAiADKAkiYAoVQ29uZmlybVVwbG9hZFJlc3BvbnNlEhwKBWZpbGVzGAEgAygLMg0uZmlsZS52MS5GaWxlEikKCGZhaWx1cmVzGAIgAygLMhcuZmlsZS52MS5Db25maXJtRmFpbHVyZSJcCg5Db25maXJtRmFpbHVyZRIPCgdmaWxlX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIpCgRjb2RlGAMgASgOMhsuZmlsZS52MS5Db25maXJtRmFpbHVyZUNvZGUiMwoOR2V0RmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCSIuCg9HZXRGaWxlUmVzcG9uc2USGwoEZmlsZRgBIAEoCzINLmZpbGUudjEuRmlsZSI6ChRCYXRjaEdldEZpbGVzUmVxdWVzdBIQCghmaWxlX2lkcxgBIAMoCRIQCghvd25lcl9pZBgCIAEoCSJMChVCYXRjaEdldEZpbGVzUmVzcG9uc2USHAoFZmlsZXMYASADKAsyDS5maWxlLnYxLkZpbGUSFQoNbm90X2ZvdW5kX2lkcxgCIAMoCSJ5ChZHZXREb3dubG9hZFVSTHNSZXF1ZXN0EhAKCGZpbGVfaWRzGAEgAygJEhAKCG93bmVyX2lkGAIgASgJEhYKDmV4cGlyeV9zZWNvbmRzGAMgASgFEhIKCmF0dGFjaG1lbnQYBCABKAgSDwoHdmFyaWFudBgFIAEoCSI9ChdHZXREb3dubG9hZFVSTHNSZXNwb25zZRIiCgR1cmxzGAEgAygLMhQuZmlsZS52MS5Eb3dubG9hZFVSTCJbCgtEb3dubG9hZFVSTBIPCgdmaWxlX2lkGAEgASgJEgsKA3VybBgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2ChFEZWxldGVGaWxlUmVxdWVzdBIPCgdmaWxlX2lkGAEgASgJEhAKCG93bmVyX2lkGAIgASgJIjEKEkRlbGV0ZUZpbGVSZXNwb25zZRIbCgRmaWxlGAEgASgLMg0uZmlsZS52MS5GaWxlIj0KF0JhdGNoRGVsZXRlRmlsZXNSZXF1ZXN0EhAKCGZpbGVfaWRzGAEgAygJEhAKCG93bmVyX2lkGAIgASgJIkUKGEJhdGNoRGVsZXRlRmlsZXNSZXNwb25zZRIVCg1kZWxldGVkX2NvdW50GAEgASgFEhIKCmZhaWxlZF9pZHMYAiADKAkigAEKEExpc3RGaWxlc1JlcXVlc3QSEAoIb3duZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSKAoGc3RhdHVzGAQgASgOMhMuZmlsZS52MS5GaWxlU3RhdHVzSACIAQFCCQoHX3N0YXR1cyJKChFMaXN0RmlsZXNSZXNwb25zZRIcCgVmaWxlcxgBIAMoCzINLmZpbGUudjEuRmlsZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkisgEKEVVwbG9hZEZpbGVSZXF1ZXN0EhAKCG93bmVyX2lkGAEgASgJEhAKCGZpbGVuYW1lGAIgASgJEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIlCgdwdXJwb3NlGAQgASgOMhQuZmlsZS52MS5GaWxlUHVycG9zZRIMCgRkYXRhGAUgASgMEi4KCnByb2Nlc3NpbmcYBiABKAsyGi5maWxlLnYxLlByb2Nlc3NpbmdPcHRpb25zIjEKElVwbG9hZEZpbGVSZXNwb25zZRIbCgRmaWxlGAEgASgLMg0uZmlsZS52MS5GaWxlImIKF1VwbG9hZEZpbGVTdHJlYW1SZXF1ZXN0EisKCG1ldGFkYXRhGAEgASgLMhcuZmlsZS52MS5VcGxvYWRNZXRhZGF0YUgAEg8KBWNodW5rGAIgASgMSABCCQoHcGF5bG9hZCLJAQoOVXBsb2FkTWV0YWRhdGESEAoIb3duZXJfaWQYASABKAkSEAoIZmlsZW5hbWUYAiABKAkSFAoMY29udGVudF90eXBlGAMgASgJEiUKB3B1cnBvc2UYBCABKA4yFC5maWxlLnYxLkZpbGVQdXJwb3NlEi4KCnByb2Nlc3NpbmcYBSABKAsyGi5maWxlLnYxLlByb2Nlc3NpbmdPcHRpb25zEhcKCnNpemVfYnl0ZXMYBiABKANIAIgBAUINCgtfc2l6ZV9ieXRlcyI3ChhVcGxvYWRGaWxlU3RyZWFtUmVzcG9uc2USGwoEZmlsZRgBIAEoCzINLmZpbGUudjEuRmlsZSJkChJQcm9jZXNzRmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIrCgdvcHRpb25zGAMgASgLMhouZmlsZS52MS5Qcm9jZXNzaW5nT3B0aW9ucyIyChNQcm9jZXNzRmlsZVJlc3BvbnNlEhsKBGZpbGUYASABKAsyDS5maWxlLnYxLkZpbGUq4wEKC0ZpbGVQdXJwb3NlEhwKGEZJTEVfUFVSUE9TRV9VTlNQRUNJRklFRBAAEiAKHEZJTEVfUFVSUE9TRV9QUk9GSUxFX1BJQ1RVUkUQARIcChhGSUxFX1BVUlBPU0VfQ09WRVJfUEhPVE8QAhIgChxGSUxFX1BVUlBPU0VfUE9TVF9BVFRBQ0hNRU5UEAMSIwofRklMRV9QVVJQT1NFX01FU1NBR0VfQVRUQUNITUVOVBAEEhYKEkZJTEVfUFVSUE9TRV9TVE9SWRAFEhcKE0ZJTEVfUFVSUE9TRV9BVkFUQVIQBirWAQoQUHJvY2Vzc2luZ1N0YXR1cxIhCh1QUk9DRVNTSU5HX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVBST0NFU1NJTkdfU1RBVFVTX1BFTkRJTkcQARIgChxQUk9DRVNTSU5HX1NUQVRVU19QUk9DRVNTSU5HEAISHwobUFJPQ0VTU0lOR19TVEFUVVNfQ09NUExFVEVEEAMSHAoYUFJPQ0VTU0lOR19TVEFUVVNfRkFJTEVEEAQSHwobUFJPQ0VTU0lOR19TVEFUVVNfQ0FOQ0VMTEVEEAUqdQoKRmlsZVN0YXR1cxIbChdGSUxFX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0ZJTEVfU1RBVFVTX1BFTkRJTkcQARIYChRGSUxFX1NUQVRVU19VUExPQURFRBACEhcKE0ZJTEVfU1RBVFVTX0RFTEVURUQQAyqgAgoSQ29uZmlybUZhaWx1cmVDb2RlEiQKIENPTkZJUk1fRkFJTFVSRV9DT0RFX1VOU1BFQ0lGSUVEEAASIgoeQ09ORklSTV9GQUlMVVJFX0NPREVfTk9UX0ZPVU5EEAESIAocQ09ORklSTV9GQUlMVVJFX0NPREVfREVMRVRFRBACEicKI0NPTkZJUk1fRkFJTFVSRV9DT0RFX09CSkVDVF9NSVNTSU5HEAMSJgoiQ09ORklSTV9GQUlMVVJFX0NPREVfU0laRV9NSVNNQVRDSBAEEiUKIUNPTkZJUk1fRkFJTFVSRV9DT0RFX01ENV9NSVNNQVRDSBAFEiYKIkNPTkZJUk1fRkFJTFVSRV9DT0RFX1RZUEVfTUlTTUFUQ0gQBjLwBgoLRmlsZVNlcnZpY2USXQoSR2VuZXJhdGVVcGxvYWRVUkxzEiIuZmlsZS52MS5HZW5lcmF0ZVVwbG9hZFVSTHNSZXF1ZXN0GiMuZmlsZS52MS5HZW5lcmF0ZVVwbG9hZFVSTHNSZXNwb25zZRJOCg1Db25maXJtVXBsb2FkEh0uZmlsZS52MS5Db25maXJtVXBsb2FkUmVxdWVzdBoeLmZpbGUudjEuQ29uZmlybVVwbG9hZFJlc3BvbnNlEjwKB0dldEZpbGUSFy5maWxlLnYxLkdldEZpbGVSZXF1ZXN0GhguZmlsZS52MS5HZXRGaWxlUmVzcG9uc2USTgoNQmF0Y2hHZXRGaWxlcxIdLmZpbGUudjEuQmF0Y2hHZXRGaWxlc1JlcXVlc3QaHi5maWxlLnYxLkJhdGNoR2V0RmlsZXNSZXNwb25zZRJUCg9HZXREb3dubG9hZFVSTHMSHy5maWxlLnYxLkdldERvd25sb2FkVVJMc1JlcXVlc3QaIC5maWxlLnYxLkdldERvd25sb2FkVVJMc1Jlc3BvbnNlEkUKCkRlbGV0ZUZpbGUSGi5maWxlLnYxLkRlbGV0ZUZpbGVSZXF1ZXN0GhsuZmlsZS52MS5EZWxldGVGaWxlUmVzcG9uc2USVwoQQmF0Y2hEZWxldGVGaWxlcxIgLmZpbGUudjEuQmF0Y2hEZWxldGVGaWxlc1JlcXVlc3QaIS5maWxlLnYxLkJhdGNoRGVsZXRlRmlsZXNSZXNwb25zZRJCCglMaXN0RmlsZXMSGS5maWxlLnYxLkxpc3RGaWxlc1JlcXVlc3QaGi5maWxlLnYxLkxpc3RGaWxlc1Jlc3BvbnNlEkUKClVwbG9hZEZpbGUSGi5maWxlLnYxLlVwbG9hZEZpbGVSZXF1ZXN0GhsuZmlsZS52MS5VcGxvYWRGaWxlUmVzcG9uc2USWQoQVXBsb2FkRmlsZVN0cmVhbRIgLmZpbGUudjEuVXBsb2FkRmlsZVN0cmVhbVJlcXVlc3QaIS5maWxlLnYxLlVwbG9hZEZpbGVTdHJlYW1SZXNwb25zZSgBEkgKC1Byb2Nlc3NGaWxlEhsuZmlsZS52MS5Qcm9jZXNzRmlsZVJlcXVlc3QaHC5maWxlLnYxLlByb2Nlc3NGaWxlUmVzcG9uc2VCtgEKH2NvbS5oYW5nb3V0LmZpbGVzZXJ2aWNlLmZpbGUudjFCEEZpbGVTZXJ2aWNlUHJvdG9QAVo1Z2l0aHViLmNvbS9oYW5nb3V0L2ZpbGUtc2VydmljZS9nZW4vZ28vZmlsZS92MTtmaWxldjGiAgNGWFiqAhNGaWxlU2VydmljZS5GaWxlLlYxygITRmlsZVNlcnZpY2VcRmlsZVxWMeoCFUZpbGVTZXJ2aWNlOjpGaWxlOjpWMWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChpmaWxlL3YxL2ZpbGVfc2VydmljZS5wcm90bxIHZmlsZS52MSJgCgdWYXJpYW50EgwKBG5hbWUYASABKAkSDQoFd2lkdGgYAiABKAUSDgoGaGVpZ2h0GAMgASgFEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRISCgpzaXplX2J5dGVzGAUgASgDIjgKEVByb2Nlc3NpbmdPcHRpb25zEhQKDHdlYnBfcXVhbGl0eRgBIAEoBRINCgVhc3luYxgCIAEoCCK8BQoERmlsZRIKCgJpZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIQCghmaWxlbmFtZRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSEgoKc2l6ZV9ieXRlcxgFIAEoAxILCgNtZDUYBiABKAkSIwoGc3RhdHVzGAcgASgOMhMuZmlsZS52MS5GaWxlU3RhdHVzEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwbG9hZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgdwdXJwb3NlGAsgASgOMhQuZmlsZS52MS5GaWxlUHVycG9zZRIOCgZzaGEyNTYYDCABKAkSDQoFd2lkdGgYDSABKAUSDgoGaGVpZ2h0GA4gASgFEhAKCGJsdXJoYXNoGA8gASgJEiIKCHZhcmlhbnRzGBAgAygLMhAuZmlsZS52MS5WYXJpYW50EjQKEXByb2Nlc3Npbmdfc3RhdHVzGBEgASgOMhkuZmlsZS52MS5Qcm9jZXNzaW5nU3RhdHVzEhgKEHByb2Nlc3NpbmdfZXJyb3IYEiABKAkSKAoLc2Nhbl9zdGF0dXMYEyABKA4yEy5maWxlLnYxLlNjYW5TdGF0dXMSFgoOc2Nhbl9zaWduYXR1cmUYFCABKAkSEgoKc2Nhbl9lcnJvchgVIAEoCRIuCgpzY2FubmVkX2F0GBYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChF1cGxvYWRfZXhwaXJlc19hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoZR2VuZXJhdGVVcGxvYWRVUkxzUmVxdWVzdBIQCghvd25lcl9pZBgBIAEoCRIkCgVmaWxlcxgCIAMoCzIVLmZpbGUudjEuRmlsZVRvVXBsb2FkEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSJ+CgxGaWxlVG9VcGxvYWQSEAoIZmlsZW5hbWUYASABKAkSFAoMY29udGVudF90eXBlGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAMSCwoDbWQ1GAQgASgJEiUKB3B1cnBvc2UYBSABKA4yFC5maWxlLnYxLkZpbGVQdXJwb3NlIkcKGkdlbmVyYXRlVXBsb2FkVVJMc1Jlc3BvbnNlEikKB3VwbG9hZHMYASADKAsyGC5maWxlLnYxLlByZXNpZ25lZFVwbG9hZCLXAQoPUHJlc2lnbmVkVXBsb2FkEg8KB2ZpbGVfaWQYASABKAkSCwoDdXJsGAIgASgJEg4KBm1ldGhvZBgDIAEoCRI2CgdoZWFkZXJzGAQgAygLMiUuZmlsZS52MS5QcmVzaWduZWRVcGxvYWQuSGVhZGVyc0VudHJ5Ei4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjoKFENvbmZpcm1VcGxvYWRSZXF1ZXN0EhAKCG93bmVyX2lkGAEgASgJEhAKCGZpbGVfaWRzGAIgAygJImAKFUNvbmZpcm1VcGxvYWRSZXNwb25zZRIcCgVmaWxlcxgBIAMoCzINLmZpbGUudjEuRmlsZRIpCghmYWlsdXJlcxgCIAMoCzIXLmZpbGUudjEuQ29uZmlybUZhaWx1cmUiXAoOQ29uZmlybUZhaWx1cmUSDwoHZmlsZV9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSKQoEY29kZRgDIAEoDjIbLmZpbGUudjEuQ29uZmlybUZhaWx1cmVDb2RlIjMKDkdldEZpbGVSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSEAoIb3duZXJfaWQYAiABKAkiLgoPR2V0RmlsZVJlc3BvbnNlEhsKBGZpbGUYASABKAsyDS5maWxlLnYxLkZpbGUiOgoUQmF0Y2hHZXRGaWxlc1JlcXVlc3QSEAoIZmlsZV9pZHMYASADKAkSEAoIb3duZXJfaWQYAiABKAkiTAoVQmF0Y2hHZXRGaWxlc1Jlc3BvbnNlEhwKBWZpbGVzGAEgAygLMg0uZmlsZS52MS5GaWxlEhUKDW5vdF9mb3VuZF9pZHMYAiADKAkieQoWR2V0RG93bmxvYWRVUkxzUmVxdWVzdBIQCghmaWxlX2lkcxgBIAMoCRIQCghvd25lcl9pZBgCIAEoCRIWCg5leHBpcnlfc2Vjb25kcxgDIAEoBRISCgphdHRhY2htZW50GAQgASgIEg8KB3ZhcmlhbnQYBSABKAkiPQoXR2V0RG93bmxvYWRVUkxzUmVzcG9uc2USIgoEdXJscxgBIAMoCzIULmZpbGUudjEuRG93bmxvYWRVUkwiWwoLRG93bmxvYWRVUkwSDwoHZmlsZV9pZBgBIAEoCRILCgN1cmwYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNgoRRGVsZXRlRmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCSIxChJEZWxldGVGaWxlUmVzcG9uc2USGwoEZmlsZRgBIAEoCzINLmZpbGUudjEuRmlsZSI9ChdCYXRjaERlbGV0ZUZpbGVzUmVxdWVzdBIQCghmaWxlX2lkcxgBIAMoCRIQCghvd25lcl9pZBgCIAEoCSJFChhCYXRjaERlbGV0ZUZpbGVzUmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoBRISCgpmYWlsZWRfaWRzGAIgAygJIoABChBMaXN0RmlsZXNSZXF1ZXN0EhAKCG93bmVyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEigKBnN0YXR1cxgEIAEoDjITLmZpbGUudjEuRmlsZVN0YXR1c0gAiAEBQgkKB19zdGF0dXMiSgoRTGlzdEZpbGVzUmVzcG9uc2USHAoFZmlsZXMYASADKAsyDS5maWxlLnYxLkZpbGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIssBChFVcGxvYWRGaWxlUmVxdWVzdBIQCghvd25lcl9pZBgBIAEoCRIQCghmaWxlbmFtZRgCIAEoCRIUCgxjb250ZW50X3R5cGUYAyABKAkSJQoHcHVycG9zZRgEIAEoDjIULmZpbGUudjEuRmlsZVB1cnBvc2USDAoEZGF0YRgFIAEoDBIuCgpwcm9jZXNzaW5nGAYgASgLMhouZmlsZS52MS5Qcm9jZXNzaW5nT3B0aW9ucxIXCg9pZGVtcG90ZW5jeV9rZXkYByABKAkiMQoSVXBsb2FkRmlsZVJlc3BvbnNlEhsKBGZpbGUYASABKAsyDS5maWxlLnYxLkZpbGUiYgoXVXBsb2FkRmlsZVN0cmVhbVJlcXVlc3QSKwoIbWV0YWRhdGEYASABKAsyFy5maWxlLnYxLlVwbG9hZE1ldGFkYXRhSAASDwoFY2h1bmsYAiABKAxIAEIJCgdwYXlsb2FkIuIBCg5VcGxvYWRNZXRhZGF0YRIQCghvd25lcl9pZBgBIAEoCRIQCghmaWxlbmFtZRgCIAEoCRIUCgxjb250ZW50X3R5cGUYAyABKAkSJQoHcHVycG9zZRgEIAEoDjIULmZpbGUudjEuRmlsZVB1cnBvc2USLgoKcHJvY2Vzc2luZxgFIAEoCzIaLmZpbGUudjEuUHJvY2Vzc2luZ09wdGlvbnMSFwoKc2l6ZV9ieXRlcxgGIAEoA0gAiAEBEhcKD2lkZW1wb3RlbmN5X2tleRgHIAEoCUINCgtfc2l6ZV9ieXRlcyI3ChhVcGxvYWRGaWxlU3RyZWFtUmVzcG9uc2USGwoEZmlsZRgBIAEoCzINLmZpbGUudjEuRmlsZSJkChJQcm9jZXNzRmlsZVJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIQCghvd25lcl9pZBgCIAEoCRIrCgdvcHRpb25zGAMgASgLMhouZmlsZS52MS5Qcm9jZXNzaW5nT3B0aW9ucyIyChNQcm9jZXNzRmlsZVJlc3BvbnNlEhsKBGZpbGUYASABKAsyDS5maWxlLnYxLkZpbGUiNwoRV2F0Y2hGaWxlc1JlcXVlc3QSEAoIb3duZXJfaWQYASABKAkSEAoIZmlsZV9pZHMYAiADKAkicgoSV2F0Y2hGaWxlc1Jlc3BvbnNlEiMKBWV2ZW50GAEgASgLMhIuZmlsZS52MS5GaWxlRXZlbnRIABIvCgloZWFydGJlYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSABCBgoEa2luZCK0AQoJRmlsZUV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEiQKBHR5cGUYAiABKA4yFi5maWxlLnYxLkZpbGVFdmVudFR5cGUSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCG93bmVyX2lkGAQgASgJEg8KB2ZpbGVfaWQYBSABKAkSGwoEZmlsZRgGIAEoCzINLmZpbGUudjEuRmlsZSrjAQoLRmlsZVB1cnBvc2USHAoYRklMRV9QVVJQT1NFX1VOU1BFQ0lGSUVEEAASIAocRklMRV9QVVJQT1NFX1BST0ZJTEVfUElDVFVSRRABEhwKGEZJTEVfUFVSUE9TRV9DT1ZFUl9QSE9UTxACEiAKHEZJTEVfUFVSUE9TRV9QT1NUX0FUVEFDSE1FTlQQAxIjCh9GSUxFX1BVUlBPU0VfTUVTU0FHRV9BVFRBQ0hNRU5UEAQSFgoSRklMRV9QVVJQT1NFX1NUT1JZEAUSFwoTRklMRV9QVVJQT1NFX0FWQVRBUhAGKtYBChBQcm9jZXNzaW5nU3RhdHVzEiEKHVBST0NFU1NJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZUFJPQ0VTU0lOR19TVEFUVVNfUEVORElORxABEiAKHFBST0NFU1NJTkdfU1RBVFVTX1BST0NFU1NJTkcQAhIfChtQUk9DRVNTSU5HX1NUQVRVU19DT01QTEVURUQQAxIcChhQUk9DRVNTSU5HX1NUQVRVU19GQUlMRUQQBBIfChtQUk9DRVNTSU5HX1NUQVRVU19DQU5DRUxMRUQQBSrEAQoKRmlsZVN0YXR1cxIbChdGSUxFX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0ZJTEVfU1RBVFVTX1BFTkRJTkcQARIYChRGSUxFX1NUQVRVU19VUExPQURFRBACEhcKE0ZJTEVfU1RBVFVTX0RFTEVURUQQAxIXChNGSUxFX1NUQVRVU19FWFBJUkVEEAQSGwoXRklMRV9TVEFUVVNfUVVBUkFOVElORUQQBRIXChNGSUxFX1NUQVRVU19NSVNTSU5HEAYqpwEKClNjYW5TdGF0dXMSGwoXU0NBTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdTQ0FOX1NUQVRVU19OT1RfU0NBTk5FRBABEhcKE1NDQU5fU1RBVFVTX1BFTkRJTkcQAhIVChFTQ0FOX1NUQVRVU19DTEVBThADEhgKFFNDQU5fU1RBVFVTX0lORkVDVEVEEAQSFQoRU0NBTl9TVEFUVVNfRVJST1IQBSroAgoSQ29uZmlybUZhaWx1cmVDb2RlEiQKIENPTkZJUk1fRkFJTFVSRV9DT0RFX1VOU1BFQ0lGSUVEEAASIgoeQ09ORklSTV9GQUlMVVJFX0NPREVfTk9UX0ZPVU5EEAESIAocQ09ORklSTV9GQUlMVVJFX0NPREVfREVMRVRFRBACEicKI0NPTkZJUk1fRkFJTFVSRV9DT0RFX09CSkVDVF9NSVNTSU5HEAMSJgoiQ09ORklSTV9GQUlMVVJFX0NPREVfU0laRV9NSVNNQVRDSBAEEiUKIUNPTkZJUk1fRkFJTFVSRV9DT0RFX01ENV9NSVNNQVRDSBAFEiYKIkNPTkZJUk1fRkFJTFVSRV9DT0RFX1RZUEVfTUlTTUFUQ0gQBhIgChxDT05GSVJNX0ZBSUxVUkVfQ09ERV9FWFBJUkVEEAcSJAogQ09ORklSTV9GQUlMVVJFX0NPREVfUVVBUkFOVElORUQQCCqpAgoNRmlsZUV2ZW50VHlwZRIfChtGSUxFX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIbChdGSUxFX0VWRU5UX1RZUEVfQ1VSUkVOVBABEhwKGEZJTEVfRVZFTlRfVFlQRV9VUExPQURFRBACEh0KGUZJTEVfRVZFTlRfVFlQRV9QUk9DRVNTRUQQAxIlCiFGSUxFX0VWRU5UX1RZUEVfUFJPQ0VTU0lOR19GQUlMRUQQBBIbChdGSUxFX0VWRU5UX1RZUEVfREVMRVRFRBAFEhsKF0ZJTEVfRVZFTlRfVFlQRV9FWFBJUkVEEAYSHwobRklMRV9FVkVOVF9UWVBFX1FVQVJBTlRJTkVEEAcSGwoXRklMRV9FVkVOVF9UWVBFX01JU1NJTkcQCDK5BwoLRmlsZVNlcnZpY2USXQoSR2VuZXJhdGVVcGxvYWRVUkxzEiIuZmlsZS52MS5HZW5lcmF0ZVVwbG9hZFVSTHNSZXF1ZXN0GiMuZmlsZS52MS5HZW5lcmF0ZVVwbG9hZFVSTHNSZXNwb25zZRJOCg1Db25maXJtVXBsb2FkEh0uZmlsZS52MS5Db25maXJtVXBsb2FkUmVxdWVzdBoeLmZpbGUudjEuQ29uZmlybVVwbG9hZFJlc3BvbnNlEjwKB0dldEZpbGUSFy5maWxlLnYxLkdldEZpbGVSZXF1ZXN0GhguZmlsZS52MS5HZXRGaWxlUmVzcG9uc2USTgoNQmF0Y2hHZXRGaWxlcxIdLmZpbGUudjEuQmF0Y2hHZXRGaWxlc1JlcXVlc3QaHi5maWxlLnYxLkJhdGNoR2V0RmlsZXNSZXNwb25zZRJUCg9HZXREb3dubG9hZFVSTHMSHy5maWxlLnYxLkdldERvd25sb2FkVVJMc1JlcXVlc3QaIC5maWxlLnYxLkdldERvd25sb2FkVVJMc1Jlc3BvbnNlEkUKCkRlbGV0ZUZpbGUSGi5maWxlLnYxLkRlbGV0ZUZpbGVSZXF1ZXN0GhsuZmlsZS52MS5EZWxldGVGaWxlUmVzcG9uc2USVwoQQmF0Y2hEZWxldGVGaWxlcxIgLmZpbGUudjEuQmF0Y2hEZWxldGVGaWxlc1JlcXVlc3QaIS5maWxlLnYxLkJhdGNoRGVsZXRlRmlsZXNSZXNwb25zZRJCCglMaXN0RmlsZXMSGS5maWxlLnYxLkxpc3RGaWxlc1JlcXVlc3QaGi5maWxlLnYxLkxpc3RGaWxlc1Jlc3BvbnNlEkUKClVwbG9hZEZpbGUSGi5maWxlLnYxLlVwbG9hZEZpbGVSZXF1ZXN0GhsuZmlsZS52MS5VcGxvYWRGaWxlUmVzcG9uc2USWQoQVXBsb2FkRmlsZVN0cmVhbRIgLmZpbGUudjEuVXBsb2FkRmlsZVN0cmVhbVJlcXVlc3QaIS5maWxlLnYxLlVwbG9hZEZpbGVTdHJlYW1SZXNwb25zZSgBEkgKC1Byb2Nlc3NGaWxlEhsuZmlsZS52MS5Qcm9jZXNzRmlsZVJlcXVlc3QaHC5maWxlLnYxLlByb2Nlc3NGaWxlUmVzcG9uc2USRwoKV2F0Y2hGaWxlcxIaLmZpbGUudjEuV2F0Y2hGaWxlc1JlcXVlc3QaGy5maWxlLnYxLldhdGNoRmlsZXNSZXNwb25zZTABQrYBCh9jb20uaGFuZ291dC5maWxlc2VydmljZS5maWxlLnYxQhBGaWxlU2VydmljZVByb3RvUAFaNWdpdGh1Yi5jb20vaGFuZ291dC9maWxlLXNlcnZpY2UvZ2VuL2dvL2ZpbGUvdjE7ZmlsZXYxogIDRlhYqgITRmlsZVNlcnZpY2UuRmlsZS5WMcoCE0ZpbGVTZXJ2aWNlXEZpbGVcVjHqAhVGaWxlU2VydmljZTo6RmlsZTo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * An image derived from the original (WebP, EXIF stripped).
@@ -186,6 +186,38 @@ export type File = Message<"file.v1.File"> & {
    * @generated from field: string processing_error = 18;
    */
   processingError: string;
+
+  /**
+   * @generated from field: file.v1.ScanStatus scan_status = 19;
+   */
+  scanStatus: ScanStatus;
+
+  /**
+   * The malware signature found, when scan_status is INFECTED.
+   *
+   * @generated from field: string scan_signature = 20;
+   */
+  scanSignature: string;
+
+  /**
+   * Why the file could not be scanned, when scan_status is ERROR.
+   *
+   * @generated from field: string scan_error = 21;
+   */
+  scanError: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp scanned_at = 22;
+   */
+  scannedAt?: Timestamp | undefined;
+
+  /**
+   * For a PENDING file: when its presigned upload URL expires. The file becomes
+   * EXPIRED a grace period later unless ConfirmUpload succeeds first.
+   *
+   * @generated from field: google.protobuf.Timestamp upload_expires_at = 23;
+   */
+  uploadExpiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -210,6 +242,17 @@ export type GenerateUploadURLsRequest = Message<"file.v1.GenerateUploadURLsReque
    * @generated from field: repeated file.v1.FileToUpload files = 2;
    */
   files: FileToUpload[];
+
+  /**
+   * Optional, at most 255 characters. The same owner sending the same key with
+   * the same request again (within a day by default) gets the same file ids
+   * back, with freshly signed URLs, and nothing new is created: a client may
+   * retry a call whose answer it never received. The same key with a different
+   * request is INVALID_ARGUMENT.
+   *
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -767,6 +810,14 @@ export type UploadFileRequest = Message<"file.v1.UploadFileRequest"> & {
    * @generated from field: file.v1.ProcessingOptions processing = 6;
    */
   processing?: ProcessingOptions | undefined;
+
+  /**
+   * As in GenerateUploadURLsRequest: a retry with the same key and the same
+   * request returns the same file and stores nothing new.
+   *
+   * @generated from field: string idempotency_key = 7;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -866,6 +917,14 @@ export type UploadMetadata = Message<"file.v1.UploadMetadata"> & {
    * @generated from field: optional int64 size_bytes = 6;
    */
   sizeBytes?: bigint | undefined;
+
+  /**
+   * As in GenerateUploadURLsRequest: a retry with the same key and the same
+   * request returns the same file and stores nothing new.
+   *
+   * @generated from field: string idempotency_key = 7;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -935,6 +994,116 @@ export type ProcessFileResponse = Message<"file.v1.ProcessFileResponse"> & {
  */
 export const ProcessFileResponseSchema: GenMessage<ProcessFileResponse> = /*@__PURE__*/
   messageDesc(file_file_v1_file_service, 29);
+
+/**
+ * @generated from message file.v1.WatchFilesRequest
+ */
+export type WatchFilesRequest = Message<"file.v1.WatchFilesRequest"> & {
+  /**
+   * Required for a service; empty or the caller's own for a user.
+   *
+   * @generated from field: string owner_id = 1;
+   */
+  ownerId: string;
+
+  /**
+   * Up to 100 files to watch; empty watches all the owner's files.
+   *
+   * @generated from field: repeated string file_ids = 2;
+   */
+  fileIds: string[];
+};
+
+/**
+ * Describes the message file.v1.WatchFilesRequest.
+ * Use `create(WatchFilesRequestSchema)` to create a new message.
+ */
+export const WatchFilesRequestSchema: GenMessage<WatchFilesRequest> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 30);
+
+/**
+ * @generated from message file.v1.WatchFilesResponse
+ */
+export type WatchFilesResponse = Message<"file.v1.WatchFilesResponse"> & {
+  /**
+   * @generated from oneof file.v1.WatchFilesResponse.kind
+   */
+  kind: {
+    /**
+     * @generated from field: file.v1.FileEvent event = 1;
+     */
+    value: FileEvent;
+    case: "event";
+  } | {
+    /**
+     * Sent every 15 seconds while nothing else is, with the server's time.
+     *
+     * @generated from field: google.protobuf.Timestamp heartbeat = 2;
+     */
+    value: Timestamp;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message file.v1.WatchFilesResponse.
+ * Use `create(WatchFilesResponseSchema)` to create a new message.
+ */
+export const WatchFilesResponseSchema: GenMessage<WatchFilesResponse> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 31);
+
+/**
+ * Something that happened to a file. Published to RabbitMQ (routing key
+ * `file.<type>` in lower case, e.g. `file.processed`), POSTed to webhooks, and
+ * streamed by WatchFiles. Delivery is at least once and in order per file: a
+ * consumer that sees an `event_id` again has seen that event already.
+ *
+ * @generated from message file.v1.FileEvent
+ */
+export type FileEvent = Message<"file.v1.FileEvent"> & {
+  /**
+   * Unique, and the same on every redelivery of this event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: file.v1.FileEventType type = 2;
+   */
+  type: FileEventType;
+
+  /**
+   * When the change was committed.
+   *
+   * @generated from field: google.protobuf.Timestamp occurred_at = 3;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string owner_id = 4;
+   */
+  ownerId: string;
+
+  /**
+   * @generated from field: string file_id = 5;
+   */
+  fileId: string;
+
+  /**
+   * The file as it is after the change.
+   *
+   * @generated from field: file.v1.File file = 6;
+   */
+  file?: File | undefined;
+};
+
+/**
+ * Describes the message file.v1.FileEvent.
+ * Use `create(FileEventSchema)` to create a new message.
+ */
+export const FileEventSchema: GenMessage<FileEvent> = /*@__PURE__*/
+  messageDesc(file_file_v1_file_service, 32);
 
 /**
  * What a file is for: decides its size limit and the variants made of it.
@@ -1070,6 +1239,30 @@ export enum FileStatus {
    * @generated from enum value: FILE_STATUS_DELETED = 3;
    */
   DELETED = 3,
+
+  /**
+   * The upload was never confirmed: its window (upload_expires_at) passed a
+   * grace period ago. The record stays; any bytes uploaded were removed.
+   *
+   * @generated from enum value: FILE_STATUS_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+
+  /**
+   * A malware scan found something (scan_signature names it): the bytes were
+   * moved out of the served space and are never served. The record stays.
+   *
+   * @generated from enum value: FILE_STATUS_QUARANTINED = 5;
+   */
+  QUARANTINED = 5,
+
+  /**
+   * The file was uploaded, but its object is gone from the store (found by
+   * reconciliation): nothing can be served. The record stays.
+   *
+   * @generated from enum value: FILE_STATUS_MISSING = 6;
+   */
+  MISSING = 6,
 }
 
 /**
@@ -1077,6 +1270,60 @@ export enum FileStatus {
  */
 export const FileStatusSchema: GenEnum<FileStatus> = /*@__PURE__*/
   enumDesc(file_file_v1_file_service, 2);
+
+/**
+ * Where a file stands with the malware scanner.
+ *
+ * @generated from enum file.v1.ScanStatus
+ */
+export enum ScanStatus {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: SCAN_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Scanning is not configured, or the file has no bytes yet.
+   *
+   * @generated from enum value: SCAN_STATUS_NOT_SCANNED = 1;
+   */
+  NOT_SCANNED = 1,
+
+  /**
+   * Waiting for the scanner; nothing is served until it answers.
+   *
+   * @generated from enum value: SCAN_STATUS_PENDING = 2;
+   */
+  PENDING = 2,
+
+  /**
+   * @generated from enum value: SCAN_STATUS_CLEAN = 3;
+   */
+  CLEAN = 3,
+
+  /**
+   * Malware found; the file is QUARANTINED and scan_signature names it.
+   *
+   * @generated from enum value: SCAN_STATUS_INFECTED = 4;
+   */
+  INFECTED = 4,
+
+  /**
+   * The scanner could not judge this file for good (e.g. it is larger than
+   * the scanner's stream limit); scan_error says why. Nothing is served.
+   *
+   * @generated from enum value: SCAN_STATUS_ERROR = 5;
+   */
+  ERROR = 5,
+}
+
+/**
+ * Describes the enum file.v1.ScanStatus.
+ */
+export const ScanStatusSchema: GenEnum<ScanStatus> = /*@__PURE__*/
+  enumDesc(file_file_v1_file_service, 3);
 
 /**
  * @generated from enum file.v1.ConfirmFailureCode
@@ -1128,16 +1375,102 @@ export enum ConfirmFailureCode {
    * @generated from enum value: CONFIRM_FAILURE_CODE_TYPE_MISMATCH = 6;
    */
   TYPE_MISMATCH = 6,
+
+  /**
+   * The upload window closed before the upload was confirmed: request a new URL.
+   *
+   * @generated from enum value: CONFIRM_FAILURE_CODE_EXPIRED = 7;
+   */
+  EXPIRED = 7,
+
+  /**
+   * The file was quarantined by the malware scanner.
+   *
+   * @generated from enum value: CONFIRM_FAILURE_CODE_QUARANTINED = 8;
+   */
+  QUARANTINED = 8,
 }
 
 /**
  * Describes the enum file.v1.ConfirmFailureCode.
  */
 export const ConfirmFailureCodeSchema: GenEnum<ConfirmFailureCode> = /*@__PURE__*/
-  enumDesc(file_file_v1_file_service, 3);
+  enumDesc(file_file_v1_file_service, 4);
 
 /**
- * FileService manages the life of a file: PENDING -> UPLOADED -> DELETED.
+ * @generated from enum file.v1.FileEventType
+ */
+export enum FileEventType {
+  /**
+   * @generated from enum value: FILE_EVENT_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * WatchFiles only: the file as it is when the watch starts.
+   *
+   * @generated from enum value: FILE_EVENT_TYPE_CURRENT = 1;
+   */
+  CURRENT = 1,
+
+  /**
+   * The bytes were confirmed (ConfirmUpload) or stored (UploadFile, UploadFileStream).
+   *
+   * @generated from enum value: FILE_EVENT_TYPE_UPLOADED = 2;
+   */
+  UPLOADED = 2,
+
+  /**
+   * Processing completed: the variants, size and blurhash are in `file`.
+   *
+   * @generated from enum value: FILE_EVENT_TYPE_PROCESSED = 3;
+   */
+  PROCESSED = 3,
+
+  /**
+   * Processing failed for good; `file.processing_error` says why.
+   *
+   * @generated from enum value: FILE_EVENT_TYPE_PROCESSING_FAILED = 4;
+   */
+  PROCESSING_FAILED = 4,
+
+  /**
+   * @generated from enum value: FILE_EVENT_TYPE_DELETED = 5;
+   */
+  DELETED = 5,
+
+  /**
+   * A pending file whose upload never completed.
+   *
+   * @generated from enum value: FILE_EVENT_TYPE_EXPIRED = 6;
+   */
+  EXPIRED = 6,
+
+  /**
+   * The malware scanner found something; `file.scan_signature` names it.
+   *
+   * @generated from enum value: FILE_EVENT_TYPE_QUARANTINED = 7;
+   */
+  QUARANTINED = 7,
+
+  /**
+   * Reconciliation found the object of an uploaded file gone.
+   *
+   * @generated from enum value: FILE_EVENT_TYPE_MISSING = 8;
+   */
+  MISSING = 8,
+}
+
+/**
+ * Describes the enum file.v1.FileEventType.
+ */
+export const FileEventTypeSchema: GenEnum<FileEventType> = /*@__PURE__*/
+  enumDesc(file_file_v1_file_service, 5);
+
+/**
+ * FileService manages the life of a file: PENDING -> UPLOADED -> DELETED, or
+ * PENDING -> EXPIRED when the upload never completes, or UPLOADED ->
+ * QUARANTINED when a malware scan finds something.
  *
  * Callers are either a backend service (gRPC over mutual TLS, identified by its
  * client certificate) acting for the `owner_id` it passes, or a user (Connect or
@@ -1267,6 +1600,21 @@ export const FileService: GenService<{
     methodKind: "unary";
     input: typeof ProcessFileRequestSchema;
     output: typeof ProcessFileResponseSchema;
+  },
+  /**
+   * Streams what happens to an owner's files. First a FILE_EVENT_TYPE_CURRENT
+   * event for each named file that exists (so a watcher that starts late misses
+   * nothing), then every change as it is committed, whichever instance made it,
+   * and a heartbeat every 15 seconds so proxies keep the stream open. Events are
+   * delivered at least once and in order per file: use `event_id` to drop
+   * duplicates.
+   *
+   * @generated from rpc file.v1.FileService.WatchFiles
+   */
+  watchFiles: {
+    methodKind: "server_streaming";
+    input: typeof WatchFilesRequestSchema;
+    output: typeof WatchFilesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_file_v1_file_service, 0);
