@@ -152,16 +152,25 @@ function connectOptions(options: ListenerOptions, log: Logger) {
  * stream, and nobody reads the rest of the body. Once the response is complete
  * and the body was not read to its end, end the stream with RST_STREAM(NO_ERROR)
  * (RFC 9113 §8.1: the response is valid, stop sending).
+ *
+ * "Complete" means after the trailers: Node's compat layer always asks for
+ * them ('wantTrailers') and sends them from its own listener, registered before
+ * this one, so the reset goes out after the trailers. The response's 'finish'
+ * event is no use here: Node emits it only once the stream closes, which an
+ * unread request body prevents (Go's HTTP/2 client, as in `buf curl`, then
+ * waited forever for a WINDOW_UPDATE after one stream window of data).
  */
 function resetUnreadRequestStreams(app: Listener): void {
-  app.addHook("onRequest", (req, reply, done) => {
+  app.addHook("onRequest", (req, _reply, done) => {
     const stream = (req.raw as { stream?: ServerHttp2Stream }).stream;
     if (stream !== undefined) {
-      reply.raw.once("finish", () => {
-        if (!req.raw.readableEnded && !stream.closed && !stream.destroyed) {
-          stream.close(http2Constants.NGHTTP2_NO_ERROR);
-        }
-      });
+      stream.once("wantTrailers", () =>
+        setImmediate(() => {
+          if (!req.raw.readableEnded && !stream.closed && !stream.destroyed) {
+            stream.close(http2Constants.NGHTTP2_NO_ERROR);
+          }
+        }),
+      );
     }
     done();
   });
