@@ -76,6 +76,15 @@ describe("@grpc/grpc-js with a client certificate", () => {
     const bad = await call("GenerateUploadURLs", { ownerId: "grpcjs-owner", files: [] }).catch((e: grpc.ServiceError) => e);
     expect((bad as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
   });
+
+  // grpc-js decodes grpc-message with decodeURI, which leaves %3A and %2C as they
+  // are: only what the gRPC spec asks may be percent-encoded (bytes outside
+  // 0x20-0x7E, and "%").
+  it("reads messages as written: colons, commas, quotes, percent signs and non-ASCII", async () => {
+    const err = (await call("GetFile", { ownerId: "grpcjs-owner", fileId: "50%, é: x" }).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toBe('file_id: "50%, é: x" is not a file id (a UUID)');
+  });
 });
 
 describe("buf curl over gRPC + mTLS", () => {
