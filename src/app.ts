@@ -115,6 +115,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     readMaxBytes,
+    http2MaxConcurrentStreams: config.http2MaxConcurrentStreams,
   });
   const external = await createPublicListener({
     routes: publicRoutes,
@@ -129,6 +130,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     readMaxBytes,
+    http2MaxConcurrentStreams: config.http2MaxConcurrentStreams,
   });
 
   return {

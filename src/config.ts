@@ -10,6 +10,8 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 
 const MIB = 1024 * 1024;
+/** CORS origins allowed by default in zero-setup mode: any port on the local machine. */
+export const LOCAL_DEV_ORIGINS = ["http://localhost:*", "http://127.0.0.1:*"] as const;
 /** S3 refuses presigned URLs valid for longer than 7 days. */
 export const MAX_URL_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -67,6 +69,9 @@ const schema = z.object({
   JWT_ISSUER: optional,
   JWT_AUDIENCE: optional,
   CORS_ORIGINS: list,
+  // Go's HTTP/2 server defaults to 250 and common proxies to 100-256: enough for
+  // many multiplexed calls, while one connection cannot open streams without bound.
+  HTTP2_MAX_CONCURRENT_STREAMS: int(1, 100_000, 256),
   UPLOAD_URL_TTL_SECONDS: seconds(900),
   DOWNLOAD_URL_TTL_SECONDS: seconds(900),
   MAX_FILES_PER_BATCH: int(1, 100, 10),
@@ -169,7 +174,10 @@ export interface Config {
   publicTls?: { certFile: string; keyFile: string };
   allowedClients: string[];
   jwt: ({ kind: "keys" } & JwtKeySettings) | { kind: "dev"; dir: string };
+  /** Origins allowed by CORS on the public listener; "http://localhost:*" allows any port. */
   corsOrigins: string[];
+  /** SETTINGS_MAX_CONCURRENT_STREAMS on every HTTP/2 listener. */
+  http2MaxConcurrentStreams: number;
   limits: {
     maxFilesPerBatch: number;
     maxFileSizeBytes: number;
@@ -256,7 +264,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             audience: e.JWT_AUDIENCE,
           }
         : { kind: "dev", dir: devDir },
-    corsOrigins: e.CORS_ORIGINS,
+    // Zero-setup (dev JWT): a web app on a local dev server works without a setting.
+    corsOrigins: e.CORS_ORIGINS.length > 0 || (e.JWT_ISSUER && e.JWT_AUDIENCE) ? e.CORS_ORIGINS : [...LOCAL_DEV_ORIGINS],
+    http2MaxConcurrentStreams: e.HTTP2_MAX_CONCURRENT_STREAMS,
     limits: {
       maxFilesPerBatch: e.MAX_FILES_PER_BATCH,
       maxFileSizeBytes: e.MAX_FILE_SIZE_BYTES,

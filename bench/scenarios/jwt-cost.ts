@@ -98,6 +98,7 @@ async function listen(gate: RequestGate): Promise<{ app: Listener; port: number 
     routes,
     interceptors: [rpcTelemetry({ ...telemetry, transport: "public" })],
     gate: counted(gate),
+    http2MaxConcurrentStreams: 256,
     corsOrigins: [],
     log,
     shutdownTimeoutMs: 1_000,

@@ -22,6 +22,7 @@ export function startupBanner({ config, embedded, grpcPort, httpPort, dev }: Ban
     `  data:      ${shown(config.dataDir)}`,
     `  internal:  ${grpcUrl}  (gRPC with mutual TLS, for services)`,
     `  public:    ${httpUrl}  (Connect/JSON and gRPC-Web with a JWT, for browsers; /healthz /readyz /metrics)`,
+    `  CORS:      ${config.corsOrigins.length > 0 ? config.corsOrigins.join(", ") : "no browser origin allowed (set CORS_ORIGINS)"}`,
   ];
   if (dev.client !== undefined || dev.tokenFile !== undefined) lines.push("", "Try it:");
   if (dev.client !== undefined) {

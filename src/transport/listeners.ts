@@ -37,6 +37,8 @@ interface ListenerOptions {
   shutdownTimeoutMs: number;
   /** Largest message accepted (a unary upload carries a whole file); larger ones are refused unread. */
   readMaxBytes: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per HTTP/2 connection. */
+  http2MaxConcurrentStreams: number;
 }
 
 // HTTP/2 flow control on the internal listener: how much a client may send
@@ -64,7 +66,7 @@ export async function createInternalListener(options: InternalListenerOptions): 
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: "TLSv1.2",
-      settings: { initialWindowSize: STREAM_WINDOW_BYTES },
+      settings: { initialWindowSize: STREAM_WINDOW_BYTES, maxConcurrentStreams: options.http2MaxConcurrentStreams },
     },
     loggerInstance: log,
     logController: quietRequests(),
@@ -116,13 +118,17 @@ export async function createPublicListener(options: PublicListenerOptions): Prom
   };
   const app = (
     options.tls
-      ? fastify({ ...common, http2: true, https: { ...options.tls, allowHTTP1: true } })
+      ? fastify({
+          ...common,
+          http2: true,
+          https: { ...options.tls, allowHTTP1: true, settings: { maxConcurrentStreams: options.http2MaxConcurrentStreams } },
+        })
       : fastify(common)
   ) as unknown as Listener;
   resetUnreadRequestStreams(app);
   if (options.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
-      origin: options.corsOrigins.includes("*") ? "*" : [...options.corsOrigins],
+      origin: corsOrigin(options.corsOrigins),
       // PUT/HEAD and Content-MD5 for uploads to the local object store's presigned URLs.
       methods: [...connectCors.allowedMethods, "PUT", "HEAD"],
       allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "Content-MD5"],
@@ -133,6 +139,16 @@ export async function createPublicListener(options: PublicListenerOptions): Prom
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   await app.register(fastifyConnectPlugin, connectOptions(options, log));
   return app;
+}
+
+/** "*" for any origin; "http://localhost:*" for any port of that host; else exact origins. */
+export function corsOrigin(origins: readonly string[]): "*" | Array<string | RegExp> {
+  if (origins.includes("*")) return "*";
+  return origins.map((origin) => {
+    if (!origin.endsWith(":*")) return origin;
+    const host = origin.slice(0, -2).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return new RegExp(`^${host}(:\\d{1,5})?$`);
+  });
 }
 
 /** What both listeners give connect: the routes, limits, error boundary and gate. */

@@ -80,8 +80,9 @@ describe("buf curl gets the refusal of an upload stream", () => {
     for (const via of ["stdin", "file"] as const) {
       it(`${cause}, data from ${via}`, async () => {
         const lines = await make();
-        const input = via === "stdin" ? { stdin: lines } : { file: join(dir, `${cause.replace(/\W+/g, "-")}.jsonl`) };
-        if ("file" in input) await writeFile(input.file, lines);
+        const file = join(dir, `${cause.replace(/\W+/g, "-")}.jsonl`);
+        if (via === "file") await writeFile(file, lines);
+        const input = via === "stdin" ? { stdin: lines } : { file };
         // Sending 10 MiB as base64 JSON through buf curl takes about a second here;
         // an answer that needs the client to give up would take the whole limit.
         const outcome = await bufCurl(input, 20_000);

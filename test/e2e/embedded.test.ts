@@ -159,6 +159,23 @@ describe("npm start with no settings", () => {
     expect(confirm.failures[0]?.reason).toContain("nothing was uploaded");
   });
 
+  it("lets a web app on a local dev server call it (CORS), and says so in the banner", async () => {
+    expect(banner).toContain("CORS:      http://localhost:*, http://127.0.0.1:*");
+    const preflight = (origin: string) =>
+      fetch(`http://localhost:${httpPort}/file.v1.FileService/ListFiles`, {
+        method: "OPTIONS",
+        headers: { Origin: origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,authorization" },
+      });
+    for (const origin of ["http://localhost:5173", "http://127.0.0.1:3000", "http://localhost"]) {
+      const res = await preflight(origin);
+      expect(res.headers.get("access-control-allow-origin"), origin).toBe(origin);
+      expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+    }
+    for (const origin of ["https://evil.example", "http://localhost.evil.example:5173", "http://localhost:5173.evil.example"]) {
+      expect((await preflight(origin)).headers.get("access-control-allow-origin"), origin).toBeNull();
+    }
+  });
+
   it("serves health probes and Prometheus metrics about what it did", async () => {
     expect((await fetch(`http://localhost:${httpPort}/healthz`)).status).toBe(200);
     const ready = await fetch(`http://localhost:${httpPort}/readyz`);
