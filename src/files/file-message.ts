@@ -1,7 +1,7 @@
 // Persistence records → the contract's File message.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { FileSchema, FileStatus, ProcessingStatus, ScanStatus, type File } from "../../gen/file/v1/file_service_pb.js";
+import { FileSchema, FileStatus, FileStatusSchema, ProcessingStatus, ScanStatus, type File } from "../../gen/file/v1/file_service_pb.js";
 import type {
   FileRecord,
   FileStatus as RecordStatus,
@@ -25,6 +25,13 @@ const PROCESSING: Record<RecordProcessingStatus, ProcessingStatus> = {
 
 export function statusFromProto(status: FileStatus): RecordStatus | undefined {
   return (Object.keys(STATUS) as RecordStatus[]).find((s) => STATUS[s] === status);
+}
+
+/** The statuses a filter may name, as Connect JSON spells them. */
+export function filterableStatusNames(): string {
+  return Object.values(STATUS)
+    .map((s) => FileStatusSchema.value[s]!.name)
+    .join(", ");
 }
 
 export function toFileMessage(record: FileRecord): File {

@@ -24,9 +24,9 @@ import { runJob, type RetryPolicy } from "../processing/run-job.js";
 import type { Logger } from "../observability/logger.js";
 import { checkBatchSize, checkFileToUpload, checkNameAndType, type UploadLimits, type ValidFileToUpload } from "./upload-rules.js";
 import { newFileId, objectKeyFor, parseFileId, parseFileIds } from "./file-ids.js";
-import { statusFromProto, toFileMessage } from "./file-message.js";
+import { filterableStatusNames, statusFromProto, toFileMessage } from "./file-message.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
-import { purposeFromProto } from "./purposes.js";
+import { purposeFromProto, unknownPurposeMessage } from "./purposes.js";
 import { storeDirectUpload, type DirectUpload } from "./direct-upload.js";
 import { verifyUploadedObject } from "./confirm-checks.js";
 
@@ -106,7 +106,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       req.files.forEach((file, i) => {
         const purpose = purposeFromProto(file.purpose);
         if (purpose === undefined) {
-          violations.push(`files[${i}].purpose: unknown purpose ${file.purpose}`);
+          violations.push(unknownPurposeMessage(`files[${i}].purpose`, file.purpose));
           return;
         }
         const checked = checkFileToUpload(file, `files[${i}]`, purpose, settings);
@@ -286,7 +286,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       if (req.status !== undefined) {
         const status = statusFromProto(req.status);
         if (status === undefined) {
-          throw new ConnectError("status: must be PENDING, UPLOADED or DELETED when set", Code.InvalidArgument);
+          throw new ConnectError(`status: must be one of ${filterableStatusNames()} when set`, Code.InvalidArgument);
         }
         statuses = [status];
       }
@@ -388,7 +388,7 @@ function downloadTarget(record: FileRecord | undefined, id: string, variant: str
 
 function parsePurpose(value: number, field: string): FilePurpose {
   const purpose = purposeFromProto(value);
-  if (purpose === undefined) throw new ConnectError(`${field}: unknown purpose ${value}`, Code.InvalidArgument);
+  if (purpose === undefined) throw new ConnectError(unknownPurposeMessage(field, value), Code.InvalidArgument);
   return purpose;
 }
 

@@ -1,5 +1,5 @@
 // What a file is for decides its size limit and its variants.
-import { FilePurpose as ProtoPurpose } from "../../gen/file/v1/file_service_pb.js";
+import { FilePurpose as ProtoPurpose, FilePurposeSchema } from "../../gen/file/v1/file_service_pb.js";
 import type { FilePurpose } from "../db/file-repository.js";
 
 const BY_PROTO: ReadonlyMap<ProtoPurpose, FilePurpose> = new Map([
@@ -16,6 +16,12 @@ const TO_PROTO = new Map([...BY_PROTO].map(([proto, purpose]) => [purpose, proto
 /** The record's purpose, or undefined for a value this server does not know. */
 export function purposeFromProto(value: ProtoPurpose): FilePurpose | undefined {
   return BY_PROTO.get(value);
+}
+
+/** For a purpose number this server does not know: the names it does know, as Connect JSON spells them. */
+export function unknownPurposeMessage(field: string, value: number): string {
+  const names = FilePurposeSchema.values.map((v) => v.name).join(", ");
+  return `${field}: ${value} is not a known purpose: use one of ${names} (or its number)`;
 }
 
 export function purposeToProto(purpose: FilePurpose): ProtoPurpose {

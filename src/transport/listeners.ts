@@ -155,6 +155,11 @@ export function corsOrigin(origins: readonly string[]): "*" | Array<string | Reg
 function connectOptions(options: ListenerOptions, log: Logger) {
   return {
     routes: options.routes,
+    // Strict JSON, as the proto3 JSON spec recommends: an enum name this server
+    // does not know ("PROFILE_PICTURE" for FILE_PURPOSE_PROFILE_PICTURE) is an
+    // error naming the valid ones, not a silent fall back to the default, and a
+    // misspelt field ("fileID") is named instead of ignored.
+    jsonOptions: { ignoreUnknownFields: false },
     readMaxBytes: options.readMaxBytes,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
     interceptors: [...(options.interceptors ?? []), rpcBoundary(log)],

@@ -149,3 +149,53 @@ describe("other input rules", () => {
     expect(error.rawMessage).toBe("file 0190a000-0000-7000-8000-000000000000 not found");
   });
 });
+
+// Connect JSON spells enum values by their full proto names. A name the server
+// does not know used to be read silently as FILE_PURPOSE_UNSPECIFIED.
+describe("enum names in Connect JSON", () => {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${svc.httpUrl}/file.v1.FileService/${path}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${await svc.userToken("json-enums")}` },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { code?: string; message?: string; uploads?: unknown[] } };
+  };
+  const file = (purpose: unknown) => ({ ...good, sizeBytes: String(good.sizeBytes), purpose });
+
+  it("takes the full names and the numbers", async () => {
+    for (const purpose of ["FILE_PURPOSE_PROFILE_PICTURE", 1]) {
+      const res = await post("GenerateUploadURLs", { files: [file(purpose)] });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+  });
+
+  it("refuses a short or unknown name, naming the valid ones", async () => {
+    const res = await post("GenerateUploadURLs", { files: [file("PROFILE_PICTURE")] });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("invalid_argument");
+    expect(res.body.message).toBe(
+      '"PROFILE_PICTURE" is not a file.v1.FilePurpose: use one of FILE_PURPOSE_UNSPECIFIED, FILE_PURPOSE_PROFILE_PICTURE, ' +
+        "FILE_PURPOSE_COVER_PHOTO, FILE_PURPOSE_POST_ATTACHMENT, FILE_PURPOSE_MESSAGE_ATTACHMENT, FILE_PURPOSE_STORY, FILE_PURPOSE_AVATAR, or its number",
+    );
+    expect(await rowCount("json-enums")).toBe(2); // only the two accepted above
+  });
+
+  it("refuses an unknown number, naming the valid names", async () => {
+    const res = await post("GenerateUploadURLs", { files: [file(99)] });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/^files\[0\]\.purpose: 99 is not a known purpose: use one of FILE_PURPOSE_UNSPECIFIED, FILE_PURPOSE_PROFILE_PICTURE, .*FILE_PURPOSE_AVATAR \(or its number\)$/);
+  });
+
+  it("names a misspelt field instead of ignoring it", async () => {
+    const res = await post("GetFile", { fileID: "0190a000-0000-7000-8000-000000000000" });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/key "fileID" is unknown/);
+  });
+
+  it("names the statuses a ListFiles filter takes", async () => {
+    const res = await post("ListFiles", { status: "FILE_STATUS_UNSPECIFIED" });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/^status: must be one of FILE_STATUS_PENDING, FILE_STATUS_UPLOADED, FILE_STATUS_DELETED/);
+  });
+});

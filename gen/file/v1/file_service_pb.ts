@@ -1107,12 +1107,16 @@ export const FileEventSchema: GenMessage<FileEvent> = /*@__PURE__*/
 
 /**
  * What a file is for: decides its size limit and the variants made of it.
+ * Connect JSON takes the full names below (e.g. "FILE_PURPOSE_PROFILE_PICTURE")
+ * or the numbers; any other name is INVALID_ARGUMENT.
  *
  * @generated from enum file.v1.FilePurpose
  */
 export enum FilePurpose {
   /**
-   * Treated as POST_ATTACHMENT.
+   * Not said (0, or the field left out): a general attachment, with the limit
+   * and variants of POST_ATTACHMENT. Stored and returned as UNSPECIFIED, so a
+   * caller can tell it did not choose.
    *
    * @generated from enum value: FILE_PURPOSE_UNSPECIFIED = 0;
    */
