@@ -4,7 +4,9 @@ import { createApp } from "./app.js";
 import { openBackends } from "./backends.js";
 import { createLogger } from "./observability/logger.js";
 import { startupBanner } from "./dev/banner.js";
+import { loadDotEnv } from "./dev/dot-env.js";
 
+loadDotEnv();
 let config: Config;
 try {
   config = loadConfig();

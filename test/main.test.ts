@@ -1,10 +1,41 @@
 // The real entry point, as `npm start` runs it: a child process that reads its
 // settings from the environment, serves, and stops cleanly on SIGTERM.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JWT_SECRET, serviceEnv, startBackends, type Backends } from "./support/service.js";
-import { freePort, startServiceProcess } from "./support/service-process.js";
+import { freePort, REPO_ROOT, startServiceProcess } from "./support/service-process.js";
 
 const startMain = (env: Record<string, string>) => startServiceProcess({ env });
+
+describe("npm start, the command itself", () => {
+  // npm → sh → node: the banner is the service's, the rest would be npm's or Node's.
+  it("starts with no settings and no .env, and prints the banner without notices", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "fs-npm-start-"));
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const child = spawn("npm", ["start"], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort) },
+      detached: true, // its own process group, so the whole chain stops together
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/Authorization: Bearer/.test(stderr) && child.exitCode === null && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(stderr).toContain("file-service is up on embedded defaults");
+      expect(stderr).not.toMatch(/\.env not found|Continuing without it/);
+    } finally {
+      process.kill(-child.pid!, "SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 45_000);
+});
 
 describe("npm start (src/main.ts)", () => {
   it("refuses to start in production on embedded backends, naming what to set", async () => {

@@ -7,6 +7,7 @@ import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { DependencyUnavailableError } from "../errors.js";
 import { toRepositoryError } from "./mysql/mysql-file-repository.js";
+import { loadDotEnv } from "../dev/dot-env.js";
 
 // Relative to this file, so the cwd of whoever runs it does not matter.
 const migrationsFolder = path.join(import.meta.dirname, "../../migrations/mysql");
@@ -64,8 +65,15 @@ async function journalEntries(): Promise<{ tag: string; when: number }[]> {
   return journal.entries;
 }
 
-/** One line for a human, without the password even if a driver message echoes the URL. */
-function describeFailure(error: unknown, databaseUrl: string): string {
+// Signing in or choosing the database was refused (MariaDB answers an unknown
+// user with ER_ACCESS_DENIED_NO_PASSWORD_ERROR, MySQL with ER_ACCESS_DENIED_ERROR).
+const REFUSALS = new Set(["ER_ACCESS_DENIED_ERROR", "ER_ACCESS_DENIED_NO_PASSWORD_ERROR", "ER_DBACCESS_DENIED_ERROR", "ER_BAD_DB_ERROR"]);
+
+/**
+ * One line for a human: what failed, and where it tried (user, host, database:
+ * never the password, even if a driver message echoed it).
+ */
+export function describeFailure(error: unknown, databaseUrl: string): string {
   const classified = toRepositoryError(error);
   let root: unknown = error;
   while (root instanceof Error && root.cause instanceof Error) root = root.cause;
@@ -75,9 +83,25 @@ function describeFailure(error: unknown, databaseUrl: string): string {
     for (const secret of new Set([password, decodeURIComponent(password)])) message = message.replaceAll(secret, "***");
   }
   message = message.replace(/\s+/g, " ").trim();
+  const where = describeTarget(databaseUrl);
+  const { code, sqlState } = root as { code?: unknown; sqlState?: unknown };
+  if (sqlState === "28000" || (typeof code === "string" && REFUSALS.has(code))) {
+    return `migrate: ${where} was refused: ${message}. Does the database exist, and may that user use it? See "With real backends" in README.md for the SQL that creates both.`;
+  }
   return classified instanceof DependencyUnavailableError
-    ? `migrate: database unavailable: ${message}`
-    : `migrate: failed: ${message}`;
+    ? `migrate: database unavailable (${where}): ${message}`
+    : `migrate: failed (${where}): ${message}`;
+}
+
+/** "user files at 127.0.0.1:3306, database files": from the URL, without its password. */
+function describeTarget(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || "(none)";
+    return `user ${JSON.stringify(decodeURIComponent(url.username))} at ${url.hostname}:${url.port || "3306"}, database ${JSON.stringify(database)}`;
+  } catch {
+    return "DATABASE_URL";
+  }
 }
 
 function passwordOf(databaseUrl: string): string {
@@ -89,6 +113,7 @@ function passwordOf(databaseUrl: string): string {
 }
 
 if (import.meta.main) {
+  loadDotEnv();
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
     console.error("migrate: DATABASE_URL is not set (e.g. mysql://user:password@host:3306/file_service)");

@@ -55,12 +55,17 @@ export async function resolveJwt(jwt: Config["jwt"]): Promise<JwtMaterial> {
     const { kind: _kind, ...settings } = jwt;
     return { settings };
   }
-  const secret = (await readOrCreateSecret(join(jwt.dir, "jwt-secret"))).toString("utf8");
-  const settings = { secret, algorithms: ["HS256"], issuer: DEV_JWT_ISSUER, audience: DEV_JWT_AUDIENCE };
+  const settings = await devJwtSettings(jwt.dir);
   const token = await signUserToken({ ...settings, subject: DEV_USER, ttl: DEV_TOKEN_TTL });
   const devTokenFile = join(jwt.dir, "token");
   await writeFile(devTokenFile, `${token}\n`, { mode: 0o600 });
   return { settings, devTokenFile };
+}
+
+/** The dev secret (created on first use), issuer and audience, found under the data folder's dev/ as the service finds them. */
+export async function devJwtSettings(devDir: string): Promise<JwtKeySettings & { secret: string }> {
+  const secret = (await readOrCreateSecret(join(devDir, "jwt-secret"))).toString("utf8");
+  return { secret, algorithms: ["HS256"], issuer: DEV_JWT_ISSUER, audience: DEV_JWT_AUDIENCE };
 }
 
 /** An HS256 user token, as `npm run token` and the dev bootstrap hand out. */

@@ -15,6 +15,7 @@ import { FileService, FileStatus } from "../../gen/file/v1/file_service_pb.js";
 import { bearer } from "../support/service.js";
 import { freePort, REPO_ROOT, startServiceProcess, type ServiceProcess } from "../support/service-process.js";
 import { fileSpec, pngLikeBytes } from "../support/upload.js";
+import { readmeBlocks } from "../support/readme.js";
 
 const sh = promisify(exec);
 
@@ -31,6 +32,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "fs-embedded-"));
   // The printed commands use `npx buf` from the project, as a person in the repo would.
   await symlink(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"));
+  // The README's walk-through uploads the picture the repository ships.
+  await symlink(join(REPO_ROOT, "examples"), join(dir, "examples"));
   [grpcPort, httpPort] = [await freePort(), await freePort()];
   service = startServiceProcess({
     cwd: dir,
@@ -159,23 +162,6 @@ describe("npm start with no settings", () => {
     expect(confirm.failures[0]?.reason).toContain("nothing was uploaded");
   });
 
-  it("lets a web app on a local dev server call it (CORS), and says so in the banner", async () => {
-    expect(banner).toContain("CORS:      http://localhost:*, http://127.0.0.1:*");
-    const preflight = (origin: string) =>
-      fetch(`http://localhost:${httpPort}/file.v1.FileService/ListFiles`, {
-        method: "OPTIONS",
-        headers: { Origin: origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,authorization" },
-      });
-    for (const origin of ["http://localhost:5173", "http://127.0.0.1:3000", "http://localhost"]) {
-      const res = await preflight(origin);
-      expect(res.headers.get("access-control-allow-origin"), origin).toBe(origin);
-      expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
-    }
-    for (const origin of ["https://evil.example", "http://localhost.evil.example:5173", "http://localhost:5173.evil.example"]) {
-      expect((await preflight(origin)).headers.get("access-control-allow-origin"), origin).toBeNull();
-    }
-  });
-
   it("serves health probes and Prometheus metrics about what it did", async () => {
     expect((await fetch(`http://localhost:${httpPort}/healthz`)).status).toBe(200);
     const ready = await fetch(`http://localhost:${httpPort}/readyz`);
@@ -203,6 +189,55 @@ describe("npm start with no settings", () => {
     const token = (await readFile(join(dir, "data/dev/token"), "utf8")).trim();
     expect(service.stdout()).not.toContain(token);
     expect(service.stdout()).not.toContain("X-Signature");
+  });
+
+  // These upload more files: after the tests that count what was uploaded.
+  it("mints a working token for any user with `npm run token -- <user>`, from the dev secret it finds under DATA_DIR", async () => {
+    const { stdout } = await sh("npm run -s token -- alice", { cwd: REPO_ROOT, env: { ...process.env, DATA_DIR: join(dir, "data") } });
+    const token = stdout.trim();
+    const alice = createClient(
+      FileService,
+      createConnectTransport({ baseUrl: `http://localhost:${httpPort}`, httpVersion: "1.1", interceptors: [bearer(token)] }),
+    );
+    const { uploads } = await alice.generateUploadURLs({ files: [fileSpec(pngLikeBytes(100))] });
+    const { file } = await internal.getFile({ ownerId: "alice", fileId: uploads[0]!.fileId });
+    expect(file?.ownerId).toBe("alice");
+  });
+
+  it("runs the README's walk-through as printed, block after block, to a checked download", async () => {
+    const script = ["set -euo pipefail", ...readmeBlocks("walkthrough")].join("\n");
+    const { stdout } = await sh(script, {
+      cwd: dir,
+      shell: "/bin/bash",
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort) },
+      timeout: 90_000,
+    });
+    expect(stdout).toMatch(/^file [0-9a-f-]{36}, upload to http:\/\/localhost:\d+\/objects\//m);
+    expect(stdout).toContain("FILE_STATUS_UPLOADED\n");
+    expect(stdout).toContain("processing: PROCESSING_STATUS_COMPLETED");
+    expect(stdout).toContain("photo.jpg FILE_STATUS_UPLOADED");
+    expect(stdout).toContain("download: the original, byte for byte");
+    expect(stdout).toMatch(/WEBP thumbnail: \d+ bytes/);
+    expect(stdout).toMatch(/FILE_STATUS_UPLOADED large,medium,thumb/); // UploadFile, an avatar
+    expect(stdout).toMatch(/FILE_STATUS_UPLOADED [0-9a-f]{64}/); // UploadFileStream
+    expect(stdout).toMatch(/"status": ?"SERVING"/);
+  }, 120_000);
+
+  it("lets a web app on a local dev server call it (CORS), and says so in the banner", async () => {
+    expect(banner).toContain("CORS:      http://localhost:*, http://127.0.0.1:*");
+    const preflight = (origin: string) =>
+      fetch(`http://localhost:${httpPort}/file.v1.FileService/ListFiles`, {
+        method: "OPTIONS",
+        headers: { Origin: origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,authorization" },
+      });
+    for (const origin of ["http://localhost:5173", "http://127.0.0.1:3000", "http://localhost"]) {
+      const res = await preflight(origin);
+      expect(res.headers.get("access-control-allow-origin"), origin).toBe(origin);
+      expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+    }
+    for (const origin of ["https://evil.example", "http://localhost.evil.example:5173", "http://localhost:5173.evil.example"]) {
+      expect((await preflight(origin)).headers.get("access-control-allow-origin"), origin).toBeNull();
+    }
   });
 
   it("keeps its dev PKI and secret across restarts, so handed-out credentials keep working", async () => {
