@@ -275,14 +275,26 @@ describe("presigned PUT", () => {
     const bytes = bytesOf("<script>alert(1)</script>");
     const presigned = await presignPut(h.store, key, bytes, "image/png");
 
+    // S3's code, with a message that names the header a developer got wrong.
     const otherType = await put(presigned, bytes, { ...presigned.headers, "Content-Type": "text/html" });
     expect(otherType.status).toBe(403);
-    expect(await otherType.text()).toContain("SignatureDoesNotMatch");
+    const otherTypeText = await otherType.text();
+    expect(otherTypeText).toContain("<Code>SignatureDoesNotMatch</Code>");
+    expect(otherTypeText).toContain("Content-Type is text/html, but this URL was signed for image/png");
     const otherMd5 = await put(presigned, bytes, { ...presigned.headers, "Content-MD5": md5Base64(bytesOf("other")) });
     expect(otherMd5.status).toBe(403);
+    expect(await otherMd5.text()).toMatch(/Content-MD5 is \S+, but this URL was signed for \S+\./);
     const { "Content-Type": _type, ...withoutType } = presigned.headers;
     const noType = await fetch(presigned.url, { method: "PUT", headers: withoutType, body: new Blob([bytes]) });
     expect(noType.status).toBe(403);
+    expect(await noType.text()).toContain("Content-Type is missing (this URL needs image/png)");
+    // Other bytes of another length: the Content-Length the client sends differs.
+    const longer = await fetch(presigned.url, { method: "PUT", headers: { "Content-Type": "image/png", "Content-MD5": presigned.headers["Content-MD5"]! }, body: new Blob([bytes, bytes]) });
+    expect(longer.status).toBe(403);
+    const longerText = await longer.text();
+    expect(longerText).toContain(`Content-Length is ${bytes.length * 2}, but this URL was signed for ${bytes.length}`);
+    // Never the signature itself.
+    for (const text of [otherTypeText, longerText]) expect(text).not.toContain(new URL(presigned.url).searchParams.get(SIGNATURE_PARAM)!);
 
     expect(await h.store.head(key)).toBeNull();
     expect(await h.tree()).toEqual(["canary.txt", "data"]);

@@ -87,6 +87,18 @@ const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$/;
 const MAX_KEY_LENGTH = 1024;
 const MD5_BASE64 = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 const TEMP_NAME = /^\..+\.[0-9a-f]{16}\.tmp$/;
+// The query parameters that declare a presigned PUT's signed header values.
+const DECLARED_PARAM: Readonly<Record<string, string>> = {
+  "content-type": "X-Content-Type",
+  "content-length": "X-Content-Length",
+  "content-md5": "X-Content-MD5",
+};
+const HEADER_NAME: Readonly<Record<string, string>> = {
+  "content-type": "Content-Type",
+  "content-length": "Content-Length",
+  "content-md5": "Content-MD5",
+};
+
 // Read size of put()'s file bodies.
 const CHUNK_BYTES = 64 * 1024;
 // Leftovers of a crash; an upload in flight writes to its temp file far more often than this.
@@ -145,6 +157,42 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         return refuse(403, "AccessDenied", "Request has expired");
       case "invalid":
         return refuse(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
+    }
+  };
+
+  /**
+   * Why a PUT's headers do not match its URL, naming each header that differs,
+   * when the URL itself is intact (its signature holds for the values it
+   * declares); undefined when the URL was changed or declares nothing.
+   */
+  const explainHeaderMismatch = (target: string, sent: Record<string, string>): ObjectError | undefined => {
+    const parsed = parseTarget(target);
+    if (parsed === null) return undefined;
+    const { key, query } = parsed;
+    const declared: Record<string, string> = {};
+    for (const [name, param] of Object.entries(DECLARED_PARAM)) {
+      const value = query.get(param);
+      if (value === null) return undefined; // a URL from before values were declared
+      declared[name] = value;
+    }
+    const expires = Number(query.get(EXPIRES_PARAM));
+    switch (signer.verify({ method: "PUT", key, expires, fields: declared }, query.get(SIGNATURE_PARAM) ?? "")) {
+      case "invalid":
+        return undefined;
+      case "expired":
+        return refuse(403, "AccessDenied", "Request has expired");
+      case "valid": {
+        const problems = Object.entries(declared)
+          .filter(([name, value]) => sent[name] !== value)
+          .map(([name, value]) =>
+            sent[name] === "" ? `${HEADER_NAME[name]} is missing (this URL needs ${value})` : `${HEADER_NAME[name]} is ${sent[name]}, but this URL was signed for ${value}`,
+          );
+        return refuse(
+          403,
+          "SignatureDoesNotMatch",
+          `The request signature we calculated does not match the signature you provided: ${problems.join("; ")}. Send exactly the headers the upload URL was issued with.`,
+        );
+      }
     }
   };
 
@@ -220,7 +268,10 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         "Content-MD5": input.contentMd5,
       };
       const fields = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-      return { ...presign("PUT", input.key, input.expiresInSeconds, fields, {}), headers };
+      // The signed values ride in the URL too (the uploader knows them anyway):
+      // a refused upload can then say which header differs.
+      const declared = Object.fromEntries(Object.entries(fields).map(([name, value]) => [DECLARED_PARAM[name]!, value]));
+      return { ...presign("PUT", input.key, input.expiresInSeconds, fields, declared), headers };
     },
 
     async presignGet(input: PresignGetInput): Promise<PresignedRequest> {
@@ -283,7 +334,7 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         "content-md5": header(headers, "content-md5"),
       };
       const auth = authorize("PUT", target, () => signed);
-      if (!auth.ok) return auth;
+      if (!auth.ok) return auth.code === "SignatureDoesNotMatch" ? (explainHeaderMismatch(target, signed) ?? auth) : auth;
       // destroyOnReturn: false leaves a refused body to Node, which discards it
       // after the response instead of resetting the connection.
       const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer | string>;
