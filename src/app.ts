@@ -25,7 +25,7 @@ import { largestSizeLimit } from "./files/purposes.js";
 import { createProcessingWorker, newWorkerId } from "./processing/worker.js";
 import { createRedisFileCache, type FileCache } from "./cache/file-cache.js";
 import { cachedFileReads, invalidatingRepository } from "./cache/cached-reads.js";
-import type { FileRepository } from "./db/file-repository.js";
+import type { FileRepository } from "./domain/file-repository.js";
 
 export interface App {
   internal: Listener;

@@ -3,7 +3,7 @@
 // listener, since its presigned URLs point at the service itself.
 import type { FastifyPluginAsync } from "fastify";
 import type { Config } from "./config.js";
-import type { FileRepository } from "./db/file-repository.js";
+import type { FileRepository } from "./domain/file-repository.js";
 import type { ObjectStore } from "./storage/object-store.js";
 import { createMysqlFileRepository } from "./db/mysql/mysql-file-repository.js";
 import { createSqliteFileRepository } from "./db/sqlite/sqlite-file-repository.js";

@@ -3,7 +3,7 @@
 // with mysql2 directly — the file and its variants in one round trip, one row
 // per variant, a prepared statement.
 import mysql from "mysql2/promise";
-import type { FileRecord, VariantRecord } from "../../src/db/file-repository.js";
+import type { FileRecord, VariantRecord } from "../../src/domain/file.js";
 
 const FILE_SQL =
   "SELECT f.id, f.owner_id, f.filename, f.content_type, f.size_bytes, f.md5, f.status, f.object_key, f.created_at, " +

@@ -8,7 +8,7 @@
 //
 // (Replaces test/media/benchmark.ts.)
 import sharp, { type ResizeOptions } from "sharp";
-import type { FilePurpose } from "../../src/db/file-repository.js";
+import type { FilePurpose } from "../../src/domain/file.js";
 import { DEFAULT_WEBP_QUALITY, processImage } from "../../src/media/image-processor.js";
 import { variantSpecsFor, type VariantSpec } from "../../src/media/variant-specs.js";
 import { photo } from "../../test/support/images.js";

@@ -11,7 +11,8 @@
 // How a reader and a writer racing on the same id stay correct (the
 // generation check), and what happens when Redis is down, is explained in
 // file-cache.ts.
-import type { FileRecord, FileRepository } from "../db/file-repository.js";
+import type { FileRecord } from "../domain/file.js";
+import type { FileRepository } from "../domain/file-repository.js";
 import type { FileCache } from "./file-cache.js";
 
 export interface CachedFileReads {

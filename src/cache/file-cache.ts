@@ -31,13 +31,7 @@
 // this process dies first, or more than `maxPendingInvalidations` ids pile up:
 // the oldest are then dropped and reported).
 import { Redis } from "ioredis";
-import type {
-  FilePurpose,
-  FileRecord,
-  FileStatus,
-  ProcessingStatus,
-  VariantRecord,
-} from "../db/file-repository.js";
+import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../domain/file.js";
 
 export type CacheOperation = "connection" | "get" | "set" | "invalidate";
 

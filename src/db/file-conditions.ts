@@ -2,15 +2,7 @@
 // MySQL and SQLite implementations (drizzle's operators work on either dialect's
 // columns; only the query builders and result shapes differ).
 import { and, eq, inArray, lt, lte, ne, sql, type AnyColumn, type SQL } from "drizzle-orm";
-import type {
-  FileRecord,
-  FileStatus,
-  ListFilesQuery,
-  ProcessingClaim,
-  ProcessingRequest,
-  ProcessingResult,
-  VariantRecord,
-} from "./file-repository.js";
+import type { FileRecord, FileStatus, ListFilesQuery, ProcessingClaim, ProcessingRequest, ProcessingResult, VariantRecord } from "../domain/file.js";
 
 export interface FileColumns {
   id: AnyColumn;

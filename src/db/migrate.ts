@@ -5,7 +5,7 @@ import path from "node:path";
 import { drizzle } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
-import { DependencyUnavailableError } from "../errors.js";
+import { DependencyUnavailableError } from "../domain/errors.js";
 import { toRepositoryError } from "./mysql/mysql-file-repository.js";
 import { loadDotEnv } from "../dev/dot-env.js";
 

@@ -2,7 +2,7 @@
 // URL. Some S3-compatible stores check nothing, so we check again: present,
 // the declared size and MD5, and bytes of the declared image type.
 import { ConfirmFailureCode } from "../../gen/file/v1/file_service_pb.js";
-import type { FileRecord } from "../db/file-repository.js";
+import type { FileRecord } from "../domain/file.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { SNIFF_BYTES, sniffImageType } from "../media/image-types.js";
 

@@ -10,10 +10,10 @@
 // turns out to be a duplicate; when the early PUT itself fails, the bytes are
 // stored from the temp file afterwards, as without a declared size.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { FilePurpose, FileRecord, FileRepository, ProcessingResult } from "../db/file-repository.js";
+import type { FilePurpose, FileRecord, ProcessingResult } from "../domain/file.js";
+import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
-import { ImageRejectedError } from "../media/image-processor.js";
+import { FileError, ImageRejectedError } from "../domain/errors.js";
 import { makeVariants, type ImageSettings } from "../processing/make-variants.js";
 import { inspectImage } from "../processing/inspect-image.js";
 import { newFileId, objectKeyFor } from "./file-ids.js";
@@ -119,7 +119,7 @@ export async function storeDirectUpload(
   const limitDescription = `the ${maxBytes}-byte limit for ${describePurpose(upload.purpose)}`;
   const { declaredSize } = upload;
   if (declaredSize !== undefined && declaredSize > maxBytes) {
-    throw new ConnectError(`size_bytes: ${declaredSize} is larger than ${limitDescription}`, Code.InvalidArgument);
+    throw new FileError("invalid_argument", `size_bytes: ${declaredSize} is larger than ${limitDescription}`);
   }
   const id = newFileId();
   const objectKey = objectKeyFor(id);
@@ -201,7 +201,8 @@ export async function storeDirectUpload(
     return record!;
   } catch (e) {
     if (stored.length > 0) await objects.delete(stored).catch(() => {});
-    if (e instanceof ImageRejectedError) throw new ConnectError(`data: ${e.message}`, Code.InvalidArgument);
+    // The field the caller sent, in front of what is wrong with it.
+    if (e instanceof ImageRejectedError) throw new ImageRejectedError(e.reason, `data: ${e.message}`, { cause: e });
     throw e;
   } finally {
     await received.discard();

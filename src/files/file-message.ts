@@ -2,11 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { FileSchema, FileStatus, FileStatusSchema, ProcessingStatus, ScanStatus, type File } from "../../gen/file/v1/file_service_pb.js";
-import type {
-  FileRecord,
-  FileStatus as RecordStatus,
-  ProcessingStatus as RecordProcessingStatus,
-} from "../db/file-repository.js";
+import type { FileRecord, FileStatus as RecordStatus, ProcessingStatus as RecordProcessingStatus } from "../domain/file.js";
 import { purposeToProto } from "./purposes.js";
 
 const STATUS: Record<RecordStatus, FileStatus> = {

@@ -4,6 +4,7 @@
 // from the context; every read and write is scoped to the owner that caller
 // acts for.
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { FileError } from "../domain/errors.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { create as contentDisposition } from "content-disposition";
 import {
@@ -16,7 +17,8 @@ import {
 } from "../../gen/file/v1/file_service_pb.js";
 import { principalOf } from "../auth/principal.js";
 import { resolveOwner } from "../auth/owner.js";
-import type { FilePurpose, FileRecord, FileRepository, FileStatus as RecordStatus } from "../db/file-repository.js";
+import type { FilePurpose, FileRecord, FileStatus as RecordStatus } from "../domain/file.js";
+import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { MAX_URL_TTL_SECONDS } from "../config.js";
 import type { ImageSettings } from "../processing/make-variants.js";
@@ -81,7 +83,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
   ): Promise<FileRecord> {
     const record = (await recordsById(ownerId, [fileId], source)).get(fileId);
     // Foreign and missing look the same: no caller learns another owner's file exists.
-    if (record === undefined) throw new ConnectError(`file ${fileId} not found`, Code.NotFound);
+    if (record === undefined) throw new FileError("not_found", `file ${fileId} not found`);
     return record;
   }
 
@@ -90,7 +92,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
     const ownerId = ownerFor(context, meta.ownerId);
     const purpose = parsePurpose(meta.purpose, "purpose");
     const named = checkNameAndType(meta.filename, meta.contentType, "");
-    if (!named.ok) throw new ConnectError(named.violations.join("; "), Code.InvalidArgument);
+    if (!named.ok) throw new FileError("invalid_argument", named.violations.join("; "));
     const options = parseProcessingOptions(meta.processing, "processing");
     return { ownerId, ...named.value, purpose, ...options };
   }
@@ -99,7 +101,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
     async generateUploadURLs(req, context) {
       const ownerId = ownerFor(context, req.ownerId);
       const batchProblem = checkBatchSize(req.files.length, settings);
-      if (batchProblem !== undefined) throw new ConnectError(batchProblem, Code.InvalidArgument);
+      if (batchProblem !== undefined) throw new FileError("invalid_argument", batchProblem);
 
       const valid: Array<ValidFileToUpload & { purpose: FilePurpose }> = [];
       const violations: string[] = [];
@@ -113,7 +115,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
         if (checked.ok) valid.push({ ...checked.value, purpose });
         else violations.push(...checked.violations);
       });
-      if (violations.length > 0) throw new ConnectError(violations.join("; "), Code.InvalidArgument);
+      if (violations.length > 0) throw new FileError("invalid_argument", violations.join("; "));
 
       const createdAt = now();
       const records = valid.map((file) => {
@@ -225,10 +227,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       const ids = parseFileIds(req.fileIds, "file_ids", MAX_IDS_PER_CALL);
       const ttl = req.expirySeconds === 0 ? settings.downloadUrlTtlSeconds : req.expirySeconds;
       if (ttl < 1 || ttl > MAX_URL_TTL_SECONDS) {
-        throw new ConnectError(
-          `expiry_seconds: must be from 1 to ${MAX_URL_TTL_SECONDS} (7 days), or 0 for the default`,
-          Code.InvalidArgument,
-        );
+        throw new FileError("invalid_argument", `expiry_seconds: must be from 1 to ${MAX_URL_TTL_SECONDS} (7 days), or 0 for the default`);
       }
       const variant = req.variant.trim().toLowerCase() || "original";
       const records = await recordsById(ownerId, ids);
@@ -257,7 +256,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       await files.markDeleted(ownerId, [fileId], now());
       const failed = await objects.delete(objectKeysOf(record));
       if (failed.length > 0) {
-        throw new ConnectError(`file ${fileId} is deleted but its bytes could not be removed yet: retry`, Code.Unavailable);
+        throw new FileError("unavailable", `file ${fileId} is deleted but its bytes could not be removed yet: retry`);
       }
       return { file: toFileMessage(await getOne(ownerId, fileId)) };
     },
@@ -280,13 +279,13 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       const ownerId = ownerFor(context, req.ownerId);
       const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
       if (pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-        throw new ConnectError(`page_size: must be from 1 to ${MAX_PAGE_SIZE}, or 0 for ${DEFAULT_PAGE_SIZE}`, Code.InvalidArgument);
+        throw new FileError("invalid_argument", `page_size: must be from 1 to ${MAX_PAGE_SIZE}, or 0 for ${DEFAULT_PAGE_SIZE}`);
       }
       let statuses = LISTED_BY_DEFAULT;
       if (req.status !== undefined) {
         const status = statusFromProto(req.status);
         if (status === undefined) {
-          throw new ConnectError(`status: must be one of ${filterableStatusNames()} when set`, Code.InvalidArgument);
+          throw new FileError("invalid_argument", `status: must be one of ${filterableStatusNames()} when set`);
         }
         statuses = [status];
       }
@@ -312,7 +311,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done || first.value.payload.case !== "metadata") {
-        throw new ConnectError("the first message must carry metadata (owner, filename, content type, purpose)", Code.InvalidArgument);
+        throw new FileError("invalid_argument", "the first message must carry metadata (owner, filename, content type, purpose)");
       }
       const metadata = first.value.payload.value;
       const upload = { ...directUpload(metadata, context), declaredSize: parseDeclaredSize(metadata.sizeBytes) };
@@ -326,10 +325,7 @@ export function createFileService(deps: FileServiceDeps): ServiceImpl<typeof Fil
       const { webpQuality, async } = parseProcessingOptions(req.options, "options");
       const record = await getOne(ownerId, fileId);
       if (record.status !== "uploaded") {
-        throw new ConnectError(
-          record.status === "pending" ? `file ${fileId} is pending: confirm the upload first` : `file ${fileId} was deleted`,
-          Code.FailedPrecondition,
-        );
+        throw new FileError("failed_precondition", record.status === "pending" ? `file ${fileId} is pending: confirm the upload first` : `file ${fileId} was deleted`);
       }
       const { workerId, leaseMs } = deps.processing;
       const claim = async ? undefined : { workerId, leaseMs };
@@ -357,14 +353,11 @@ function objectKeysOf(record: FileRecord): string[] {
 }
 
 function downloadTarget(record: FileRecord | undefined, id: string, variant: string) {
-  if (record === undefined) throw new ConnectError(`file ${id} not found`, Code.NotFound);
+  if (record === undefined) throw new FileError("not_found", `file ${id} not found`);
   if (record.status !== "uploaded") {
-    throw new ConnectError(
-      record.status === "pending"
+    throw new FileError("failed_precondition", record.status === "pending"
         ? `file ${id} is pending: upload its bytes and call ConfirmUpload first`
-        : `file ${id} was deleted`,
-      Code.FailedPrecondition,
-    );
+        : `file ${id} was deleted`);
   }
   if (variant === "original") {
     return { id, objectKey: record.objectKey, contentType: record.contentType, filename: record.filename };
@@ -376,26 +369,26 @@ function downloadTarget(record: FileRecord | undefined, id: string, variant: str
     return { id, objectKey: found.objectKey, contentType: found.contentType, filename: `${stem}-${variant}.webp` };
   }
   if (record.processingStatus !== "completed") {
-    throw new ConnectError(
+    throw new FileError(
+      "failed_precondition",
       `file ${id} has no ${variant} variant yet: processing is ${record.processingStatus}` +
         (record.processingError ? ` (${record.processingError})` : ""),
-      Code.FailedPrecondition,
     );
   }
   const names = record.variants.map((v) => v.name).join(", ") || "none";
-  throw new ConnectError(`variant: file ${id} has no ${JSON.stringify(variant)} variant (it has: original, ${names})`, Code.InvalidArgument);
+  throw new FileError("invalid_argument", `variant: file ${id} has no ${JSON.stringify(variant)} variant (it has: original, ${names})`);
 }
 
 function parsePurpose(value: number, field: string): FilePurpose {
   const purpose = purposeFromProto(value);
-  if (purpose === undefined) throw new ConnectError(unknownPurposeMessage(field, value), Code.InvalidArgument);
+  if (purpose === undefined) throw new FileError("invalid_argument", unknownPurposeMessage(field, value));
   return purpose;
 }
 
 function parseProcessingOptions(options: ProcessingOptions | undefined, field: string) {
   const quality = options?.webpQuality ?? 0;
   if (quality < 0 || quality > 100) {
-    throw new ConnectError(`${field}.webp_quality: must be from 1 to 100, or 0 for the default`, Code.InvalidArgument);
+    throw new FileError("invalid_argument", `${field}.webp_quality: must be from 1 to 100, or 0 for the default`);
   }
   return { webpQuality: quality === 0 ? null : quality, async: options?.async ?? false };
 }
@@ -403,7 +396,7 @@ function parseProcessingOptions(options: ProcessingOptions | undefined, field: s
 /** UploadMetadata.size_bytes: absent, or a positive size (the limit is checked with the purpose's). */
 function parseDeclaredSize(sizeBytes: bigint | undefined): number | undefined {
   if (sizeBytes === undefined) return undefined;
-  if (sizeBytes < 1n) throw new ConnectError("size_bytes: must be at least 1 when set", Code.InvalidArgument);
+  if (sizeBytes < 1n) throw new FileError("invalid_argument", "size_bytes: must be at least 1 when set");
   // Past 2^53 the number is approximate, and far above any limit either way.
   return Number(sizeBytes);
 }
@@ -419,7 +412,7 @@ async function* chunksOf(iterator: AsyncIterator<{ payload: { case: string | und
     if (next.done) return;
     const { payload } = next.value;
     if (payload.case !== "chunk") {
-      throw new ConnectError("after the first message, every message must carry a chunk", Code.InvalidArgument);
+      throw new FileError("invalid_argument", "after the first message, every message must carry a chunk");
     }
     yield payload.value as Uint8Array;
   }

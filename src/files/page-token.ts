@@ -1,6 +1,6 @@
 // Opaque keyset cursors for ListFiles. The token carries the last id served and
 // the filter it was served for, so a token cannot be replayed against another query.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { FileError } from "../domain/errors.js";
 
 interface Cursor {
   /** The last id of the previous page. */
@@ -27,8 +27,5 @@ export function decodePageToken(token: string, filter: string): string | undefin
   } catch {
     // fall through to the error below
   }
-  throw new ConnectError(
-    "page_token: is not a token from a previous ListFiles call with the same status filter",
-    Code.InvalidArgument,
-  );
+  throw new FileError("invalid_argument", "page_token: is not a token from a previous ListFiles call with the same status filter");
 }

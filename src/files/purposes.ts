@@ -1,6 +1,6 @@
 // What a file is for decides its size limit and its variants.
 import { FilePurpose as ProtoPurpose, FilePurposeSchema } from "../../gen/file/v1/file_service_pb.js";
-import type { FilePurpose } from "../db/file-repository.js";
+import type { FilePurpose } from "../domain/file.js";
 
 const BY_PROTO: ReadonlyMap<ProtoPurpose, FilePurpose> = new Map([
   [ProtoPurpose.UNSPECIFIED, "unspecified"],

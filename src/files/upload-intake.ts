@@ -9,7 +9,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { open, rm, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { FileError } from "../domain/errors.js";
 import { SNIFF_BYTES, sniffImageType } from "../media/image-types.js";
 
 export interface IntakeRules {
@@ -61,10 +61,10 @@ export async function receiveUpload(
       if (chunk.length === 0) continue;
       size += chunk.length;
       if (size > rules.maxBytes) {
-        throw new ConnectError(`data: the file is larger than ${rules.limitDescription}`, Code.InvalidArgument);
+        throw new FileError("invalid_argument", `data: the file is larger than ${rules.limitDescription}`);
       }
       if (declaredSize !== undefined && size > declaredSize) {
-        throw new ConnectError(`data: the stream carries more than the ${declaredSize} bytes of size_bytes`, Code.InvalidArgument);
+        throw new FileError("invalid_argument", `data: the stream carries more than the ${declaredSize} bytes of size_bytes`);
       }
       if (head !== undefined) {
         head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
@@ -86,10 +86,10 @@ export async function receiveUpload(
         }
       }
     }
-    if (size === 0) throw new ConnectError("data: the file is empty", Code.InvalidArgument);
+    if (size === 0) throw new FileError("invalid_argument", "data: the file is empty");
     if (head !== undefined) await checkType(head, rules.declaredType);
     if (declaredSize !== undefined && size !== declaredSize) {
-      throw new ConnectError(`data: the stream carried ${size} bytes, not the ${declaredSize} of size_bytes`, Code.InvalidArgument);
+      throw new FileError("invalid_argument", `data: the stream carried ${size} bytes, not the ${declaredSize} of size_bytes`);
     }
     if (sink !== undefined) await sendAll(sink, unchecked);
     await writer.flush();
@@ -250,9 +250,9 @@ export class ChunkChannel implements AsyncIterable<Uint8Array> {
 async function checkType(head: Uint8Array, declaredType: string): Promise<void> {
   const actual = await sniffImageType(head);
   if (actual === undefined) {
-    throw new ConnectError("data: the bytes are not an image of an allowed type (JPEG, PNG, GIF or WebP)", Code.InvalidArgument);
+    throw new FileError("invalid_argument", "data: the bytes are not an image of an allowed type (JPEG, PNG, GIF or WebP)");
   }
   if (actual !== declaredType) {
-    throw new ConnectError(`content_type: the bytes are ${actual}, not ${declaredType}`, Code.InvalidArgument);
+    throw new FileError("invalid_argument", `content_type: the bytes are ${actual}, not ${declaredType}`);
   }
 }

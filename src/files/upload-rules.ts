@@ -2,7 +2,7 @@
 // violation names the field and the rule, so the caller can fix its request.
 import { extensionOf, sanitizeFilename } from "./filename.js";
 import { describePurpose, sizeLimitFor, type SizeLimits } from "./purposes.js";
-import type { FilePurpose } from "../db/file-repository.js";
+import type { FilePurpose } from "../domain/file.js";
 
 export interface UploadLimits extends SizeLimits {
   maxFilesPerBatch: number;

@@ -20,7 +20,8 @@
 // unless asked to keep them, and this module never asks.
 import { open } from "node:fs/promises";
 import sharp, { type Region, type Sharp, type SharpOptions } from "sharp";
-import type { FilePurpose } from "../db/file-repository.js";
+import type { FilePurpose } from "../domain/file.js";
+import { ImageRejectedError } from "../domain/errors.js";
 import { BLURHASH_SAMPLE_SIZE, blurhashOf } from "./blurhash.js";
 import { SNIFF_BYTES, sniffImageType } from "./image-types.js";
 import { variantSpecsFor, type VariantSpec } from "./variant-specs.js";
@@ -56,22 +57,6 @@ export interface ProcessedImage {
   blurhash: string;
   /** In the order of variantSpecsFor(purpose): smallest first. */
   variants: ProcessedVariant[];
-}
-
-export type ImageRejection = "unsupported_type" | "too_many_pixels" | "undecodable";
-
-/**
- * The content is not an acceptable image. `message` is safe to show the
- * uploader; the decoder's own words, if any, are in `cause` (for logs).
- */
-export class ImageRejectedError extends Error {
-  readonly reason: ImageRejection;
-
-  constructor(reason: ImageRejection, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "ImageRejectedError";
-    this.reason = reason;
-  }
 }
 
 const DECODABLE_FORMATS: ReadonlySet<string> = new Set(["jpeg", "png", "gif", "webp"]);

@@ -1,6 +1,6 @@
 // Which variants each purpose gets. "cover" fills the box exactly (centre crop,
 // enlarging a smaller source); "inside" fits within the box, never enlarged.
-import type { FilePurpose } from "../db/file-repository.js";
+import type { FilePurpose } from "../domain/file.js";
 
 export type VariantName = "thumb" | "medium" | "large";
 

@@ -5,7 +5,7 @@
 // are invoked on the original object, so they may be called detached
 // (`const { head } = store`) and may rely on `this` (class private fields too).
 import { SpanKind, SpanStatusCode, type Attributes, type Tracer } from "@opentelemetry/api";
-import type { FileRepository } from "../db/file-repository.js";
+import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Dependency, Metrics, Outcome } from "./metrics.js";
 

@@ -1,7 +1,7 @@
 // A header-only look at an image, for uploads processed later: refuses
 // decompression bombs and unreadable data before anything is stored.
 import sharp from "sharp";
-import { ImageRejectedError } from "../media/image-processor.js";
+import { ImageRejectedError } from "../domain/errors.js";
 
 export async function inspectImage(path: string, maxPixels: number): Promise<{ width: number; height: number }> {
   try {

@@ -2,7 +2,7 @@
 // the worker (presigned uploads, async processing) and synchronous uploads.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { FilePurpose, ProcessingResult } from "../db/file-repository.js";
+import type { FilePurpose, ProcessingResult } from "../domain/file.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { processImage } from "../media/image-processor.js";
 import { variantKeyFor } from "../files/file-ids.js";

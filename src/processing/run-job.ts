@@ -1,10 +1,11 @@
 // One claimed processing job, start to end. A job ends completed, failed for
 // good (the bytes are not an acceptable image, or attempts ran out), or handed
 // back for a retry with exponential backoff (a dependency failed).
-import type { FileRepository, ProcessingJob } from "../db/file-repository.js";
+import type { ProcessingJob } from "../domain/file.js";
+import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Logger } from "../observability/logger.js";
-import { ImageRejectedError } from "../media/image-processor.js";
+import { ImageRejectedError } from "../domain/errors.js";
 import { makeVariants, type ImageSettings } from "./make-variants.js";
 
 export interface RetryPolicy {

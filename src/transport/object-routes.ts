@@ -2,7 +2,7 @@
 // PUT uploads, GET/HEAD downloads. The store decides; this only speaks HTTP.
 import type { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { DependencyUnavailableError } from "../errors.js";
+import { DependencyUnavailableError } from "../domain/errors.js";
 import type { LocalObjectStore, ObjectError } from "../storage/local/local-object-store.js";
 
 const ROUTE = "/objects/*";

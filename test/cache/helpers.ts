@@ -5,13 +5,8 @@ import { newRecord } from "../db/file-repository-contract.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { v7 as uuidv7 } from "uuid";
-import type {
-  FileRecord,
-  FileRepository,
-  NewFileRecord,
-  NewUploadedFile,
-  ProcessingJob,
-} from "../../src/db/file-repository.js";
+import type { FileRecord, NewFileRecord, NewUploadedFile, ProcessingJob } from "../../src/domain/file.js";
+import type { FileRepository } from "../../src/domain/file-repository.js";
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 

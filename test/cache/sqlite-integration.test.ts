@@ -12,7 +12,7 @@ import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { cachedFileReads, invalidatingRepository } from "../../src/cache/cached-reads.js";
 import { createRedisFileCache, type FileCache } from "../../src/cache/file-cache.js";
-import type { FileRepository } from "../../src/db/file-repository.js";
+import type { FileRepository } from "../../src/domain/file-repository.js";
 import { createSqliteFileRepository } from "../../src/db/sqlite/sqlite-file-repository.js";
 import { REDIS_URL, deleteKeys, eventually, newFile, newOwner, newPrefix, rawRedis } from "./helpers.js";
 

@@ -6,16 +6,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type {
-  FileRecord,
-  FileRepository,
-  NewFileRecord,
-  NewUploadedFile,
-  ProcessingJob,
-  ProcessingResult,
-  VariantRecord,
-} from "../../src/db/file-repository.js";
-import { DependencyUnavailableError } from "../../src/errors.js";
+import type { FileRecord, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingResult, VariantRecord } from "../../src/domain/file.js";
+import type { FileRepository } from "../../src/domain/file-repository.js";
+import { DependencyUnavailableError } from "../../src/domain/errors.js";
 
 export interface OpenedRepository {
   repo: FileRepository;

@@ -7,14 +7,14 @@ import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FileRepository } from "../../src/db/file-repository.js";
+import type { FileRepository } from "../../src/domain/file-repository.js";
 import { migrateMysql } from "../../src/db/migrate.js";
 import {
   createMysqlFileRepository,
   isDedupConflict,
   toRepositoryError,
 } from "../../src/db/mysql/mysql-file-repository.js";
-import { DependencyUnavailableError } from "../../src/errors.js";
+import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import {
   describeFileRepository,

@@ -10,9 +10,10 @@ import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FileRepository, FileStatus } from "../../src/db/file-repository.js";
+import type { FileStatus } from "../../src/domain/file.js";
+import type { FileRepository } from "../../src/domain/file-repository.js";
 import { createSqliteFileRepository, toRepositoryError } from "../../src/db/sqlite/sqlite-file-repository.js";
-import { DependencyUnavailableError } from "../../src/errors.js";
+import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import {
   causeCodes,
   describeFileRepository,

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { decode, isBlurhashValid } from "blurhash";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FilePurpose } from "../../src/db/file-repository.js";
+import type { FilePurpose } from "../../src/domain/file.js";
+import { ImageRejectedError } from "../../src/domain/errors.js";
 import {
   DEFAULT_MAX_PIXELS,
-  ImageRejectedError,
   INTERMEDIATE_MAX_PIXELS,
   processImage,
   type ProcessedImage,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { FilePurpose } from "../../src/db/file-repository.js";
+import type { FilePurpose } from "../../src/domain/file.js";
 import { variantSpecsFor } from "../../src/media/variant-specs.js";
 
 describe("variantSpecsFor", () => {

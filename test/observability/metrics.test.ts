@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FileRepository } from "../../src/db/file-repository.js";
+import type { FileRepository } from "../../src/domain/file-repository.js";
 import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";

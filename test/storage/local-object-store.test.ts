@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { fastify, LogController, type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { DependencyUnavailableError } from "../../src/errors.js";
+import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import { createLocalObjectStore, type LocalObjectStore, type UploadResult } from "../../src/storage/local/local-object-store.js";
 import type { PresignedRequest } from "../../src/storage/object-store.js";
 import {

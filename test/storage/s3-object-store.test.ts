@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { DependencyUnavailableError } from "../../src/errors.js";
+import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import type { ObjectStore, PresignedRequest } from "../../src/storage/object-store.js";
 import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
 import { startS3Server } from "../support/s3-server.js";

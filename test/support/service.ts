@@ -15,7 +15,7 @@ import { createLogger } from "../../src/observability/logger.js";
 import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
 import type { ObjectStore } from "../../src/storage/object-store.js";
-import type { FileRepository } from "../../src/db/file-repository.js";
+import type { FileRepository } from "../../src/domain/file-repository.js";
 import {
   createCertificateAuthority,
   issueClientCertificate,

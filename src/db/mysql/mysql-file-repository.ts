@@ -5,17 +5,9 @@
 import { asc, count, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import mysql from "mysql2/promise";
-import { DependencyUnavailableError } from "../../errors.js";
-import type {
-  FileRecord,
-  FileRepository,
-  ListFilesQuery,
-  NewFileRecord,
-  NewUploadedFile,
-  ProcessingJob,
-  ProcessingRequest,
-  ProcessingResult,
-} from "../file-repository.js";
+import { DependencyUnavailableError } from "../../domain/errors.js";
+import type { FileRecord, ListFilesQuery, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest, ProcessingResult } from "../../domain/file.js";
+import type { FileRepository } from "../../domain/file-repository.js";
 import {
   claimedValues,
   claimHeldBy,

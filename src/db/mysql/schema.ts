@@ -12,7 +12,7 @@ import {
   primaryKey,
   uniqueIndex,
 } from "drizzle-orm/mysql-core";
-import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../file-repository.js";
+import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../../domain/file.js";
 
 // drizzle's mysql-core cannot set a column charset, so these spell it out: the
 // result must not depend on the server's or database's defaults, and every

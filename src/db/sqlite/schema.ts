@@ -13,7 +13,7 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/sqlite-core";
-import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../file-repository.js";
+import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../../domain/file.js";
 
 // Not shared with the MySQL schema, so embedded mode never loads mysql-core.
 const fileStatuses = ["pending", "uploaded", "deleted"] as const satisfies readonly FileStatus[];

@@ -16,17 +16,9 @@ import { and, asc, count, desc, eq, exists, inArray, ne, sql } from "drizzle-orm
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import { alias } from "drizzle-orm/sqlite-core";
-import { DependencyUnavailableError } from "../../errors.js";
-import type {
-  FileRecord,
-  FileRepository,
-  ListFilesQuery,
-  NewFileRecord,
-  NewUploadedFile,
-  ProcessingJob,
-  ProcessingRequest,
-  ProcessingResult,
-} from "../file-repository.js";
+import { DependencyUnavailableError } from "../../domain/errors.js";
+import type { FileRecord, ListFilesQuery, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest, ProcessingResult } from "../../domain/file.js";
+import type { FileRepository } from "../../domain/file-repository.js";
 import {
   claimedValues,
   claimHeldBy,

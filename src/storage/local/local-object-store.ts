@@ -14,7 +14,7 @@ import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, writeFile 
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
-import { DependencyUnavailableError } from "../../errors.js";
+import { DependencyUnavailableError } from "../../domain/errors.js";
 import type {
   ObjectInfo,
   ObjectStore,

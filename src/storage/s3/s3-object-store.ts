@@ -13,7 +13,7 @@ import {
 import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DependencyUnavailableError } from "../../errors.js";
+import { DependencyUnavailableError } from "../../domain/errors.js";
 import {
   isStreamPut,
   type ObjectInfo,

@@ -1,114 +1,22 @@
-// The persistence contract for file records. The service logic depends on this
-// interface only; MySQL (production) and SQLite/libSQL (embedded) implement it.
+// The persistence contract for file records, owned by the domain: the use
+// cases depend on this interface only; MySQL (production) and SQLite/libSQL
+// (embedded) implement it in db/.
 //
 // Every owner-facing read and write is scoped by owner: a row of another owner
 // is invisible, so callers cannot tell "foreign" from "missing".
 //
 // Implementations throw DependencyUnavailableError when the database cannot be
 // reached, and let programming errors through unchanged.
-
-export type FileStatus = "pending" | "uploaded" | "deleted";
-
-export type FilePurpose =
-  | "unspecified"
-  | "profile_picture"
-  | "cover_photo"
-  | "post_attachment"
-  | "message_attachment"
-  | "story"
-  | "avatar";
-
-export type ProcessingStatus = "pending" | "processing" | "completed" | "failed" | "cancelled";
-
-export interface VariantRecord {
-  /** "thumb", "medium", "large". */
-  name: string;
-  width: number;
-  height: number;
-  contentType: string;
-  sizeBytes: number;
-  objectKey: string;
-}
-
-export interface FileRecord {
-  id: string;
-  ownerId: string;
-  filename: string;
-  contentType: string;
-  sizeBytes: number;
-  /** Base64 of the 16-byte MD5, as HTTP Content-MD5 carries it. */
-  md5: string;
-  status: FileStatus;
-  objectKey: string;
-  createdAt: Date;
-  uploadedAt: Date | null;
-  deletedAt: Date | null;
-  purpose: FilePurpose;
-  /** Hex SHA-256 of the content, once known. */
-  sha256: string | null;
-  /** Of the original, upright. */
-  width: number | null;
-  height: number | null;
-  blurhash: string | null;
-  processingStatus: ProcessingStatus;
-  processingError: string | null;
-  /** In a stable order (by name). */
-  variants: VariantRecord[];
-}
-
-/** A file reserved for a presigned upload: pending, processing pending but not due until confirmed. */
-export type NewFileRecord = Pick<
+import type {
   FileRecord,
-  "id" | "ownerId" | "filename" | "contentType" | "sizeBytes" | "md5" | "objectKey" | "createdAt" | "purpose"
->;
-
-/** A claim on a file's processing: only `workerId` may complete or fail it, until `leaseMs` passes. */
-export interface ProcessingClaim {
-  workerId: string;
-  leaseMs: number;
-}
-
-export interface ProcessingRequest {
-  /** WebP quality for the variants; null for the default. */
-  webpQuality: number | null;
-  /** Claim the job for this worker right away (synchronous processing); otherwise any worker may. */
-  claim?: ProcessingClaim;
-}
-
-/** A file whose bytes are already stored (uploads through the service). */
-export interface NewUploadedFile extends NewFileRecord {
-  sha256: string;
-  uploadedAt: Date;
-  processing: ProcessingRequest;
-}
-
-export interface ProcessingResult {
-  sha256: string;
-  width: number;
-  height: number;
-  blurhash: string;
-  variants: VariantRecord[];
-}
-
-export interface ProcessingJob {
-  fileId: string;
-  ownerId: string;
-  objectKey: string;
-  contentType: string;
-  purpose: FilePurpose;
-  webpQuality: number | null;
-  /** Claims so far, this one included. */
-  attempts: number;
-}
-
-export interface ListFilesQuery {
-  ownerId: string;
-  /** Statuses to include. */
-  statuses: readonly FileStatus[];
-  /** Keyset cursor: only ids strictly below this one (newest first). */
-  beforeId?: string;
-  limit: number;
-}
+  FileStatus,
+  ListFilesQuery,
+  NewFileRecord,
+  NewUploadedFile,
+  ProcessingJob,
+  ProcessingRequest,
+  ProcessingResult,
+} from "./file.js";
 
 export interface FileRepository {
   /** Inserts all records as `pending` in one transaction: all or nothing. */
