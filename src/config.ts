@@ -8,12 +8,11 @@
 // the issuer's keys (JWT_*). With NODE_ENV=production, no part may be embedded.
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { MAX_URL_TTL_SECONDS } from "./storage/object-store.js";
 
 const MIB = 1024 * 1024;
 /** CORS origins allowed by default in zero-setup mode: any port on the local machine. */
 export const LOCAL_DEV_ORIGINS = ["http://localhost:*", "http://127.0.0.1:*"] as const;
-/** S3 refuses presigned URLs valid for longer than 7 days. */
-export const MAX_URL_TTL_SECONDS = 7 * 24 * 3600;
 
 const int = (min: number, max: number, fallback: number) => {
   const message = `must be a whole number from ${min} to ${max}`;

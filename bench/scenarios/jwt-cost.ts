@@ -26,7 +26,8 @@ import { createUserGate, type RequestGate } from "../../src/auth/request-gate.js
 import { loadConfig } from "../../src/config.js";
 import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 import { createFileService } from "../../src/files/file-service.js";
-import { newFileId, objectKeyFor } from "../../src/files/file-ids.js";
+import { newFileId } from "../../src/files/file-ids.js";
+import { objectKeyFor } from "../../src/storage/object-keys.js";
 import { createHealthMonitor } from "../../src/health/health-monitor.js";
 import { createHealthService } from "../../src/health/health-service.js";
 import { instrumentObjectStore, instrumentRepository } from "../../src/observability/instrument.js";

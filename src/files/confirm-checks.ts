@@ -1,13 +1,15 @@
 // What ConfirmUpload checks about an object a client uploaded with a presigned
 // URL. Some S3-compatible stores check nothing, so we check again: present,
 // the declared size and MD5, and bytes of the declared image type.
-import { ConfirmFailureCode } from "../../gen/file/v1/file_service_pb.js";
 import type { FileRecord } from "../domain/file.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { SNIFF_BYTES, sniffImageType } from "../media/image-types.js";
 
+/** Why a confirm failed, for a program (the contract's ConfirmFailureCode, in the domain's words). */
+export type ConfirmProblem = "not_found" | "deleted" | "object_missing" | "size_mismatch" | "md5_mismatch" | "type_mismatch";
+
 export interface ObjectProblem {
-  code: ConfirmFailureCode;
+  code: ConfirmProblem;
   reason: string;
   /** Whether the object must be removed (its bytes are not what was declared). */
   remove: boolean;
@@ -18,21 +20,21 @@ export async function verifyUploadedObject(objects: ObjectStore, record: FileRec
   const info = await objects.head(record.objectKey);
   if (info === null) {
     return {
-      code: ConfirmFailureCode.OBJECT_MISSING,
+      code: "object_missing",
       reason: `nothing was uploaded for file ${record.id} yet: PUT the bytes to its upload URL, then confirm`,
       remove: false,
     };
   }
   if (info.size !== record.sizeBytes) {
     return {
-      code: ConfirmFailureCode.SIZE_MISMATCH,
+      code: "size_mismatch",
       reason: `file ${record.id}: ${info.size} bytes were uploaded but ${record.sizeBytes} were declared; the upload was discarded, upload the declared bytes again`,
       remove: true,
     };
   }
   if (info.md5 !== record.md5) {
     return {
-      code: ConfirmFailureCode.MD5_MISMATCH,
+      code: "md5_mismatch",
       reason: `file ${record.id}: the uploaded bytes do not match the declared MD5; the upload was discarded, upload the declared bytes again`,
       remove: true,
     };
@@ -42,7 +44,7 @@ export async function verifyUploadedObject(objects: ObjectStore, record: FileRec
   const actual = head === null ? undefined : await sniffImageType(head);
   if (actual !== record.contentType) {
     return {
-      code: ConfirmFailureCode.TYPE_MISMATCH,
+      code: "type_mismatch",
       reason: `file ${record.id}: the uploaded bytes are ${actual ?? "not an image of an allowed type"}, not ${record.contentType}; the upload was discarded`,
       remove: true,
     };

@@ -15,8 +15,9 @@ import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { FileError, ImageRejectedError } from "../domain/errors.js";
 import { makeVariants, type ImageSettings } from "../processing/make-variants.js";
-import { inspectImage } from "../processing/inspect-image.js";
-import { newFileId, objectKeyFor } from "./file-ids.js";
+import { inspectImage } from "../media/inspect-image.js";
+import { newFileId } from "./file-ids.js";
+import { objectKeyFor } from "../storage/object-keys.js";
 import { ChunkChannel, receiveUpload, type IntakeSink } from "./upload-intake.js";
 import { describePurpose, sizeLimitFor, type SizeLimits } from "./purposes.js";
 

@@ -9,16 +9,6 @@ export function newFileId(): string {
   return uuidv7();
 }
 
-/** The object key of a file's bytes: never derived from the user's filename. */
-export function objectKeyFor(fileId: string): string {
-  return `files/${fileId}/original`;
-}
-
-/** Variants live beside the original, so one prefix holds everything of a file. */
-export function variantKeyFor(fileId: string, variant: string): string {
-  return `files/${fileId}/${variant}`;
-}
-
 /** Validates one id (any UUID form, case-insensitive) and returns it in canonical lower case. */
 export function parseFileId(value: string, field: string): string {
   const id = value.trim().toLowerCase();

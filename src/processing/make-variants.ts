@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import type { FilePurpose, ProcessingResult } from "../domain/file.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { processImage } from "../media/image-processor.js";
-import { variantKeyFor } from "../files/file-ids.js";
+import { variantKeyFor } from "../storage/object-keys.js";
 
 export interface ImageSettings {
   /** Default WebP quality of the variants. */

@@ -4,6 +4,9 @@
 // Implementations throw DependencyUnavailableError when the store cannot be
 // reached.
 
+/** S3 refuses presigned URLs valid for longer than 7 days. */
+export const MAX_URL_TTL_SECONDS = 7 * 24 * 3600;
+
 export interface PresignPutInput {
   key: string;
   contentType: string;

@@ -1,0 +1,49 @@
+// What the use cases in this folder are given: the repository and the store,
+// the upload rules and URL lifetimes, image settings, this process's worker.
+import type { FileRecord } from "../domain/file.js";
+import type { FileRepository } from "../domain/file-repository.js";
+import { FileError } from "../domain/errors.js";
+import type { ObjectStore } from "../storage/object-store.js";
+import type { ImageSettings } from "../processing/make-variants.js";
+import type { RetryPolicy } from "../processing/run-job.js";
+import type { Logger } from "../observability/logger.js";
+import type { UploadLimits } from "./upload-rules.js";
+
+export interface FileServiceSettings extends UploadLimits {
+  uploadUrlTtlSeconds: number;
+  downloadUrlTtlSeconds: number;
+}
+
+export interface UseCaseDeps {
+  files: FileRepository;
+  objects: ObjectStore;
+  settings: FileServiceSettings;
+  images: ImageSettings;
+  retry: RetryPolicy;
+  /** This process's processing worker. */
+  processing: { workerId: string; leaseMs: number; notify(): void };
+  log: Logger;
+  now: () => Date;
+  /** Told the bytes of files that became uploaded (for metrics). */
+  onUploaded?: (bytes: number) => void;
+}
+
+type Reads = Pick<FileRepository, "findByIds">;
+
+/** The owner's records for `ids`, keyed by id. */
+export async function recordsById(source: Reads, ownerId: string, ids: readonly string[]): Promise<Map<string, FileRecord>> {
+  const records = await source.findByIds(ownerId, ids);
+  return new Map(records.map((r) => [r.id, r]));
+}
+
+/** The owner's record, or not_found: foreign and missing look the same, so no caller learns another owner's file exists. */
+export async function ownedFile(source: Reads, ownerId: string, fileId: string): Promise<FileRecord> {
+  const record = (await recordsById(source, ownerId, [fileId])).get(fileId);
+  if (record === undefined) throw new FileError("not_found", `file ${fileId} not found`);
+  return record;
+}
+
+/** Everything stored for a file: the original and its variants. */
+export function objectKeysOf(record: FileRecord): string[] {
+  return [record.objectKey, ...record.variants.map((v) => v.objectKey)];
+}
