@@ -2,8 +2,8 @@
 // PUT uploads, GET/HEAD downloads. The store decides; this only speaks HTTP.
 import type { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { DependencyUnavailableError } from "../domain/errors.js";
-import type { LocalObjectStore, ObjectError } from "../storage/local/local-object-store.js";
+import type { LocalObjectStore } from "../storage/local/local-object-store.js";
+import { httpErrorOfFailure, httpErrorOfRefusal, type HttpObjectError } from "./object-errors.js";
 
 const ROUTE = "/objects/*";
 
@@ -16,11 +16,9 @@ export function objectRoutes(store: LocalObjectStore): FastifyPluginAsync {
 
     // Fastify's default handler logs the request, URL and signature included.
     app.setErrorHandler((error, req, reply) => {
-      const unavailable = error instanceof DependencyUnavailableError;
-      const status = unavailable ? 503 : ((error as { statusCode?: number }).statusCode ?? 500);
-      if (status >= 500) req.log.error({ err: error }, "object request failed");
-      const code = unavailable ? "ServiceUnavailable" : status >= 500 ? "InternalError" : "InvalidRequest";
-      return sendError(reply, { status, code, message: unavailable ? "The object store is unavailable; retry later." : "The request could not be served." }, req.method === "HEAD");
+      const answer = httpErrorOfFailure(error);
+      if (answer.status >= 500) req.log.error({ err: error }, "object request failed");
+      return sendError(reply, answer, req.method === "HEAD");
     });
 
     app.put(ROUTE, async (req, reply) => {
@@ -30,13 +28,13 @@ export function objectRoutes(store: LocalObjectStore): FastifyPluginAsync {
         // No body at all (Content-Length: 0 without a type) skips the parser.
         body: (req.body as Readable | undefined) ?? req.raw,
       });
-      if (!result.ok) return sendError(reply, result, false);
+      if (!result.ok) return sendError(reply, httpErrorOfRefusal(result), false);
       return reply.code(200).header("ETag", result.etag).header("Cache-Control", "private").send();
     });
 
     const download = (headOnly: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
       const result = await store.openDownload({ target: req.raw.url ?? "", range: req.headers.range, headOnly });
-      if (!result.ok) return sendError(reply, result, headOnly);
+      if (!result.ok) return sendError(reply, httpErrorOfRefusal(result), headOnly);
       reply.code(result.status).headers(result.headers).header("Cache-Control", "private");
       if (!headOnly) reply.header("X-Content-Type-Options", "nosniff");
       return reply.send(result.body ?? undefined);
@@ -46,14 +44,10 @@ export function objectRoutes(store: LocalObjectStore): FastifyPluginAsync {
   };
 }
 
-function sendError(
-  reply: FastifyReply,
-  error: Pick<ObjectError, "code" | "message"> & { status: number; headers?: Record<string, string> },
-  headOnly: boolean,
-) {
+function sendError(reply: FastifyReply, error: HttpObjectError, headOnly: boolean) {
   reply
     .code(error.status)
-    .headers(error.headers ?? {})
+    .headers(error.headers)
     .header("Cache-Control", "private")
     .header("X-Content-Type-Options", "nosniff");
   if (headOnly) return reply.send();

@@ -24,6 +24,8 @@ import {
   SIGNATURE_PARAM,
 } from "../../src/storage/local/url-signer.js";
 import { objectRoutes } from "../../src/transport/object-routes.js";
+import { httpErrorOfRefusal, type HttpObjectError } from "../../src/transport/object-errors.js";
+import type { ObjectRefusal } from "../../src/storage/local/object-refusal.js";
 import { chunksOf, streamInput } from "../support/upload.js";
 
 const SECRET = "test-secret-of-at-least-32-bytes!!";
@@ -36,8 +38,8 @@ interface Harness {
   port: number;
   origin: string;
   store: LocalObjectStore;
-  /** What the store answered to every upload the server received, once each is done. */
-  uploadVerdicts(): Promise<UploadResult[]>;
+  /** What the route made of each upload: accepted, or refused with its HTTP status. */
+  uploadVerdicts(): Promise<Array<UploadResult | ({ ok: false } & HttpObjectError)>>;
   /** Every file and folder under `base`, relative and sorted. */
   tree(): Promise<string[]>;
 }
@@ -61,12 +63,13 @@ async function start(): Promise<Harness> {
     serverFactory: (handler) => server.on("request", handler),
   }) as unknown as FastifyInstance;
   // The route's view of the store, recorded: a sync point for uploads the client cut off.
-  const verdicts: Array<Promise<UploadResult>> = [];
+  const verdicts: Array<Promise<UploadResult | ({ ok: false } & HttpObjectError)>> = [];
   const recorded: LocalObjectStore = {
     ...store,
     acceptUpload: (request) => {
       const verdict = store.acceptUpload(request);
-      verdicts.push(verdict);
+      // As the route answers it: with the HTTP status of a refusal.
+      verdicts.push(verdict.then((v) => (v.ok ? v : { ...v, ...httpErrorOfRefusal(v) })));
       return verdict;
     },
   };
@@ -383,7 +386,8 @@ describe("presigned PUT", () => {
       headers: Object.fromEntries(Object.entries(presigned.headers).map(([n, v]) => [n.toLowerCase(), v])),
       body: Readable.from([bytes, bytesOf("and more")]),
     });
-    expect(result).toMatchObject({ ok: false, status: 413 });
+    expect(result.ok).toBe(false);
+    expect(httpErrorOfRefusal(result as ObjectRefusal)).toMatchObject({ status: 413 });
     expect(await h.tree()).toEqual(["canary.txt", "data"]);
 
     // And a body that ends early is incomplete (not merely another digest).
@@ -392,7 +396,8 @@ describe("presigned PUT", () => {
       headers: Object.fromEntries(Object.entries(presigned.headers).map(([n, v]) => [n.toLowerCase(), v])),
       body: Readable.from([bytes.subarray(0, 5)]),
     });
-    expect(short).toMatchObject({ ok: false, status: 400, code: "IncompleteBody" });
+    expect(short.ok).toBe(false);
+    expect(httpErrorOfRefusal(short as ObjectRefusal)).toMatchObject({ status: 400, code: "IncompleteBody" });
     expect(await h.tree()).toEqual(["canary.txt", "data"]);
   });
 
