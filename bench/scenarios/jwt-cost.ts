@@ -20,7 +20,8 @@ import { createContextValues, type ConnectRouter, type HandlerContext } from "@c
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { FileService } from "../../gen/file/v1/file_service_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { createJwtVerifier, type JwtSettings } from "../../src/auth/jwt-verifier.js";
+import { createJwtVerifier } from "../../src/auth/jwt-verifier.js";
+import type { JwtKeySettings } from "../../src/config.js";
 import { kPrincipal } from "../../src/auth/principal.js";
 import { createUserGate, type RequestGate } from "../../src/auth/request-gate.js";
 import { loadConfig } from "../../src/config.js";
@@ -136,7 +137,7 @@ const token = (alg: string, kid: string | undefined, key: Parameters<SignJWT["si
     .setExpirationTime("2h")
     .sign(key);
 
-const jwtSettings = (s: Pick<JwtSettings, "secret" | "jwksUrl" | "algorithms">): JwtSettings => ({ ...s, issuer: ISSUER, audience: AUDIENCE });
+const jwtSettings = (s: Pick<JwtKeySettings, "secret" | "jwksUrl" | "algorithms">): JwtKeySettings => ({ ...s, issuer: ISSUER, audience: AUDIENCE });
 
 const servers: { app: Listener }[] = [];
 try {

@@ -11,14 +11,7 @@
 import { webcrypto } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { Code, ConnectError } from "@connectrpc/connect";
-
-export interface JwtSettings {
-  secret?: string;
-  jwksUrl?: string;
-  algorithms: string[];
-  issuer: string;
-  audience: string;
-}
+import type { JwtKeySettings } from "../config.js";
 
 export type JwtVerifier = (token: string) => Promise<{ subject: string }>;
 
@@ -44,7 +37,7 @@ interface Verified {
   recheckAt: number;
 }
 
-export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
+export function createJwtVerifier(settings: JwtKeySettings): JwtVerifier {
   // Keys are resolved once: the secret is imported here as a WebCrypto key per
   // allowed HMAC algorithm (jose would import raw bytes again for every
   // token), and a remote JWKS is cached by jose (refetched only on an unknown

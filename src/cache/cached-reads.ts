@@ -14,6 +14,7 @@
 import type { FileRecord } from "../domain/file.js";
 import type { FileRepository } from "../domain/file-repository.js";
 import type { FileCache } from "./file-cache.js";
+import { wrapMethods } from "../shared/wrap-methods.js";
 
 export interface CachedFileReads {
   /** As FileRepository.findByIds: the owner's records among `ids`, in no particular order. */
@@ -81,15 +82,12 @@ const WRITES: { [K in Exclude<keyof FileRepository, "ping" | "close">]: Invalida
  * then show the previous processing status until the job ends.)
  * Invalidation never fails the write (see FileCache.invalidate).
  *
- * A Proxy, as in observability/instrument.ts: an implementation's extra members
- * stay reachable and methods run on the original object.
+ * Wrapped with wrapMethods, as in observability/instrument.ts: an
+ * implementation's extra members stay reachable and methods run on the original object.
  */
 export function invalidatingRepository<R extends FileRepository>(repo: R, cache: FileCache): R {
-  const wrappers = new Map<PropertyKey, { original: unknown; wrapped: unknown }>();
-
-  function wrap(name: PropertyKey, original: (...args: unknown[]) => unknown): unknown {
-    const affected =
-      typeof name === "string" && Object.hasOwn(WRITES, name) ? WRITES[name as keyof typeof WRITES] : "read";
+  return wrapMethods(repo, (name, original) => {
+    const affected = Object.hasOwn(WRITES, name) ? WRITES[name as keyof typeof WRITES] : "read";
     if (affected === "read") return original.bind(repo);
     const idsOf = affected as (args: unknown[], result: unknown) => readonly string[];
     return async (...args: unknown[]) => {
@@ -108,17 +106,5 @@ export function invalidatingRepository<R extends FileRepository>(repo: R, cache:
         if (ids.length > 0) await cache.invalidate(ids).catch(() => undefined);
       }
     };
-  }
-
-  return new Proxy(repo, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== "function") return value;
-      const known = wrappers.get(property);
-      if (known?.original === value) return known.wrapped;
-      const wrapped = wrap(property, value as (...args: unknown[]) => unknown);
-      wrappers.set(property, { original: value, wrapped });
-      return wrapped;
-    },
   });
 }

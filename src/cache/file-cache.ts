@@ -2,7 +2,7 @@
 // correctness never depends on it, so nothing here throws at a caller but ping().
 //
 // Keys (under `keyPrefix`):
-//   file:<id>  the record as JSON (format-versioned, Dates as epoch ms), TTL `ttlSeconds`
+//   file:<id>  the record as JSON (record-codec.ts), TTL `ttlSeconds`
 //   gen:<id>   the id's generation: INCRemented by every invalidation, TTL likewise
 //
 // The stale-fill race (a reader misses and reads the old row, a writer commits
@@ -31,7 +31,8 @@
 // this process dies first, or more than `maxPendingInvalidations` ids pile up:
 // the oldest are then dropped and reported).
 import { Redis } from "ioredis";
-import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../domain/file.js";
+import type { FileRecord } from "../domain/file.js";
+import { decodeRecord, encodeRecord } from "./record-codec.js";
 
 export type CacheOperation = "connection" | "get" | "set" | "invalidate";
 
@@ -305,149 +306,4 @@ export function createRedisFileCache(url: string, options: FileCacheOptions = {}
         client.disconnect();
       })()),
   };
-}
-
-// --- Serialization -----------------------------------------------------------
-//
-// Field by field, so a cached record round-trips exactly (Dates as epoch
-// milliseconds) and anything else (another format, a record cached before a
-// field existed, a corrupt value) is a miss, never a malformed FileRecord. The
-// codec is typed against FileRecord: adding or retyping a field fails to compile
-// here until the cache handles it. Bump FORMAT when a field's meaning changes
-// without its type changing.
-
-const FORMAT = 1;
-const INVALID: unique symbol = Symbol("invalid");
-
-interface Codec<T> {
-  encode: (value: T) => unknown;
-  decode: (raw: unknown) => T | typeof INVALID;
-}
-
-const string: Codec<string> = {
-  encode: (value) => value,
-  decode: (raw) => (typeof raw === "string" ? raw : INVALID),
-};
-
-const number: Codec<number> = {
-  encode: (value) => value,
-  decode: (raw) => (typeof raw === "number" ? raw : INVALID),
-};
-
-const date: Codec<Date> = {
-  encode: (value) => value.getTime(),
-  decode: (raw) => (typeof raw === "number" && Number.isFinite(raw) ? new Date(raw) : INVALID),
-};
-
-function nullable<T>(codec: Codec<T>): Codec<T | null> {
-  return {
-    encode: (value) => (value === null ? null : codec.encode(value)),
-    decode: (raw) => (raw === null ? null : codec.decode(raw)),
-  };
-}
-
-/** A string union, listed as a Record so a new member fails to compile until added. */
-function oneOf<T extends string>(members: Record<T, true>): Codec<T> {
-  return {
-    encode: (value) => value,
-    decode: (raw) => (typeof raw === "string" && Object.hasOwn(members, raw) ? (raw as T) : INVALID),
-  };
-}
-
-function object<T extends object>(fields: { [K in keyof T]-?: Codec<T[K]> }): Codec<T> {
-  const entries = Object.entries(fields) as [keyof T & string, Codec<unknown>][];
-  return {
-    encode: (value) => Object.fromEntries(entries.map(([name, codec]) => [name, codec.encode(value[name])])),
-    decode: (raw) => {
-      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return INVALID;
-      const result: Record<string, unknown> = {};
-      for (const [name, codec] of entries) {
-        if (!Object.hasOwn(raw, name)) return INVALID;
-        const value = codec.decode((raw as Record<string, unknown>)[name]);
-        if (value === INVALID) return INVALID;
-        result[name] = value;
-      }
-      return result as T;
-    },
-  };
-}
-
-function array<T>(codec: Codec<T>): Codec<T[]> {
-  return {
-    encode: (values) => values.map((value) => codec.encode(value)),
-    decode: (raw) => {
-      if (!Array.isArray(raw)) return INVALID;
-      const result: T[] = [];
-      for (const item of raw) {
-        const value = codec.decode(item);
-        if (value === INVALID) return INVALID;
-        result.push(value);
-      }
-      return result;
-    },
-  };
-}
-
-const variantCodec = object<VariantRecord>({
-  name: string,
-  width: number,
-  height: number,
-  contentType: string,
-  sizeBytes: number,
-  objectKey: string,
-});
-
-const recordCodec = object<FileRecord>({
-  id: string,
-  ownerId: string,
-  filename: string,
-  contentType: string,
-  sizeBytes: number,
-  md5: string,
-  status: oneOf<FileStatus>({ pending: true, uploaded: true, deleted: true }),
-  objectKey: string,
-  createdAt: date,
-  uploadedAt: nullable(date),
-  deletedAt: nullable(date),
-  purpose: oneOf<FilePurpose>({
-    unspecified: true,
-    profile_picture: true,
-    cover_photo: true,
-    post_attachment: true,
-    message_attachment: true,
-    story: true,
-    avatar: true,
-  }),
-  sha256: nullable(string),
-  width: nullable(number),
-  height: nullable(number),
-  blurhash: nullable(string),
-  processingStatus: oneOf<ProcessingStatus>({
-    pending: true,
-    processing: true,
-    completed: true,
-    failed: true,
-    cancelled: true,
-  }),
-  processingError: nullable(string),
-  variants: array(variantCodec),
-});
-
-/** The JSON stored for a record. Exported for tests. */
-export function encodeRecord(record: FileRecord): string {
-  return JSON.stringify({ v: FORMAT, r: recordCodec.encode(record) });
-}
-
-/** The record in `json`, or undefined when it is absent, of another format, or malformed. Exported for tests. */
-export function decodeRecord(json: string | null): FileRecord | undefined {
-  if (json === null) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== "object" || parsed === null || (parsed as { v?: unknown }).v !== FORMAT) return undefined;
-  const record = recordCodec.decode((parsed as { r?: unknown }).r);
-  return record === INVALID ? undefined : record;
 }

@@ -7,6 +7,7 @@ import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { DependencyUnavailableError } from "../domain/errors.js";
 import { toRepositoryError } from "./mysql/mysql-file-repository.js";
+import { rootCause } from "./driver-errors.js";
 import { loadDotEnv } from "../dev/dot-env.js";
 
 // Relative to this file, so the cwd of whoever runs it does not matter.
@@ -75,8 +76,7 @@ const REFUSALS = new Set(["ER_ACCESS_DENIED_ERROR", "ER_ACCESS_DENIED_NO_PASSWOR
  */
 export function describeFailure(error: unknown, databaseUrl: string): string {
   const classified = toRepositoryError(error);
-  let root: unknown = error;
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+  const root = rootCause(error);
   let message = root instanceof Error ? root.message || (root as { code?: string }).code || root.name : String(root);
   const password = passwordOf(databaseUrl);
   if (password) {

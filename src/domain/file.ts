@@ -1,19 +1,24 @@
 // The domain's nouns: what a file is, what is made of it, and the work queued
 // for it. Every layer speaks them; persistence stores them (db/), the API maps
-// them to the contract's messages (files/file-message.ts). Types only.
+// them to the contract's messages (files/file-message.ts). The closed sets are
+// listed once, here: the schemas' enums and the cache's codec read them.
 
-export type FileStatus = "pending" | "uploaded" | "deleted";
+export const FILE_STATUSES = ["pending", "uploaded", "deleted"] as const;
+export type FileStatus = (typeof FILE_STATUSES)[number];
 
-export type FilePurpose =
-  | "unspecified"
-  | "profile_picture"
-  | "cover_photo"
-  | "post_attachment"
-  | "message_attachment"
-  | "story"
-  | "avatar";
+export const FILE_PURPOSES = [
+  "unspecified",
+  "profile_picture",
+  "cover_photo",
+  "post_attachment",
+  "message_attachment",
+  "story",
+  "avatar",
+] as const;
+export type FilePurpose = (typeof FILE_PURPOSES)[number];
 
-export type ProcessingStatus = "pending" | "processing" | "completed" | "failed" | "cancelled";
+export const PROCESSING_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"] as const;
+export type ProcessingStatus = (typeof PROCESSING_STATUSES)[number];
 
 export interface VariantRecord {
   /** "thumb", "medium", "large". */

@@ -3,6 +3,7 @@
 import { extensionOf, sanitizeFilename } from "./filename.js";
 import { describePurpose, sizeLimitFor, type SizeLimits } from "./purposes.js";
 import type { FilePurpose } from "../domain/file.js";
+import { isBase64Md5 } from "../storage/input-checks.js";
 
 export interface UploadLimits extends SizeLimits {
   maxFilesPerBatch: number;
@@ -94,9 +95,4 @@ export function checkFileToUpload(
   }
   if (!named.ok || violations.length > 0) return { ok: false, violations };
   return { ok: true, value: { ...named.value, sizeBytes: Number(file.sizeBytes), md5: file.md5 } };
-}
-
-function isBase64Md5(value: string): boolean {
-  // Strict: canonical padded base64 of exactly 16 bytes.
-  return /^[A-Za-z0-9+/]{21}[AQgw]==$/.test(value) && Buffer.from(value, "base64").length === 16;
 }

@@ -8,6 +8,7 @@ import { SpanKind, SpanStatusCode, type Attributes, type Tracer } from "@opentel
 import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Dependency, Metrics, Outcome } from "./metrics.js";
+import { wrapMethods } from "../shared/wrap-methods.js";
 
 export interface DependencyTelemetry {
   tracer: Tracer;
@@ -86,9 +87,7 @@ function instrument<T extends object>(
   naming: Naming,
 ): T {
   // Same function on every access, so identity checks and listeners behave.
-  const cache = new Map<PropertyKey, { original: unknown; wrapped: unknown }>();
-
-  function wrap(name: string, original: (...args: unknown[]) => unknown): unknown {
+  return wrapMethods(target, (name, original) => {
     const operation = Object.hasOwn(operations, name) ? operations[name] : undefined;
     if (operation === undefined) return original.bind(target);
     const attributes: Attributes = { [naming.operationAttribute]: name, ...operation.attributes };
@@ -114,18 +113,6 @@ function instrument<T extends object>(
           );
         }
       });
-  }
-
-  return new Proxy(target, {
-    get(object, property) {
-      const value: unknown = Reflect.get(object, property, object);
-      if (typeof value !== "function") return value;
-      const cached = cache.get(property);
-      if (cached?.original === value) return cached.wrapped;
-      const wrapped = wrap(String(property), value as (...args: unknown[]) => unknown);
-      cache.set(property, { original: value, wrapped });
-      return wrapped;
-    },
   });
 }
 

@@ -6,15 +6,7 @@
 //  - the propagator (W3C trace context), which rpcTelemetry uses to read `traceparent`.
 // If something else registered either one first, that one stays in use
 // (a non-W3C propagator means `traceparent` is not read).
-import {
-  context,
-  createContextKey,
-  propagation,
-  ROOT_CONTEXT,
-  trace,
-  type Context,
-  type Tracer,
-} from "@opentelemetry/api";
+import { context, createContextKey, propagation, ROOT_CONTEXT, trace, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";

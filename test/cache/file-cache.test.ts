@@ -4,7 +4,8 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createRedisFileCache, decodeRecord, encodeRecord, type FileCache, type FileCacheOptions } from "../../src/cache/file-cache.js";
+import { createRedisFileCache, type FileCache, type FileCacheOptions } from "../../src/cache/file-cache.js";
+import { decodeRecord, encodeRecord } from "../../src/cache/record-codec.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 import { REDIS_URL, deleteKeys, eventually, fullRecord, newOwner, newPrefix, rawRedis } from "./helpers.js";
 

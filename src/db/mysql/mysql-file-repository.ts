@@ -2,41 +2,20 @@
 // the calls on every request (insertPending, findByIds) as plain SQL written
 // once, since building a drizzle query costs more client CPU than the database
 // call it makes.
-import { asc, count, desc, eq, inArray } from "drizzle-orm";
+import { asc, count, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import mysql from "mysql2/promise";
-import { DependencyUnavailableError } from "../../domain/errors.js";
-import type { FileRecord, ListFilesQuery, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest, ProcessingResult } from "../../domain/file.js";
+import { classifyDatabaseError, findInCauseChain, runClassified } from "../driver-errors.js";
+import type { FileRecord, NewFileRecord, ProcessingJob, ProcessingResult } from "../../domain/file.js";
 import type { FileRepository } from "../../domain/file-repository.js";
-import {
-  claimedValues,
-  claimHeldBy,
-  completedValues,
-  countsByStatus,
-  deletedValues,
-  failedValues,
-  holdingHash,
-  leaseExpired,
-  listedBy,
-  notDeletedAmong,
-  ownedAmong,
-  pendingAmong,
-  pendingDue,
-  queuedValues,
-  uploadedAmong,
-  variantRows,
-  withVariants,
-} from "../file-conditions.js";
+import { claimedValues, claimHeldBy, completedValues, leaseExpired, pendingDue, variantRows } from "../file-conditions.js";
 import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
+import { recordReads, sharedMethods } from "../shared-methods.js";
 
 export interface MysqlFileRepositoryOptions {
   /** Pool size; default 16. */
   connectionLimit?: number;
 }
-
-// How often insertUploaded tries again when the file it collided with was
-// deleted before it could be read (each round needs a concurrent delete).
-const insertUploadedRounds = 3;
 
 export function createMysqlFileRepository(
   databaseUrl: string,
@@ -62,30 +41,27 @@ export function createMysqlFileRepository(
 
   // Every operation goes through here so that callers see DependencyUnavailableError
   // for an unreachable database and the original error for anything else.
-  async function run<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw toRepositoryError(error);
-    }
-  }
+  const run = <T>(operation: () => Promise<T>): Promise<T> => runClassified(operation, toRepositoryError);
 
-  /**
-   * The records matching `where`, each with its variants: two queries whatever
-   * their number. For the rarer reads (list, dedup); findByIds, on every
-   * GetFile and upload, has its own prepared statement (findRecords).
-   */
-  async function readRecords(where: ReturnType<typeof ownedAmong>, page?: { limit: number }): Promise<FileRecord[]> {
-    const query = db.select(fileRecordColumns).from(files).where(where).orderBy(desc(files.id));
-    const records = await (page ? query.limit(page.limit) : query);
-    if (records.length === 0) return [];
-    const variants = await db
-      .select()
-      .from(fileVariants)
-      .where(inArray(fileVariants.fileId, records.map((r) => r.id)))
-      .orderBy(asc(fileVariants.fileId), asc(fileVariants.name));
-    return withVariants(records, variants);
-  }
+  const shared = sharedMethods(
+    {
+      ...recordReads(db, { files, fileVariants, columns: fileRecordColumns }),
+      // mysql2 counts matched rows (CLIENT_FOUND_ROWS); each condition makes every matched row a changed one.
+      updateFiles: async (values, where) => (await db.update(files).set(values).where(where))[0].affectedRows,
+      insertUploadedRow: async (row) => {
+        try {
+          await db.insert(files).values(row as typeof files.$inferInsert);
+          return true;
+        } catch (error) {
+          if (isDedupConflict(error)) return false;
+          throw error;
+        }
+      },
+      countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
+    },
+    files,
+    run,
+  );
 
   /**
    * The owner's records among `ids` (ownedAmong) with their variants, in one
@@ -106,6 +82,8 @@ export function createMysqlFileRepository(
   }
 
   return {
+    ...shared,
+
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {
         if (records.length === 0) return;
@@ -123,84 +101,10 @@ export function createMysqlFileRepository(
         await pool.query(statements.insertPending(records.length), params);
       }),
 
-    insertUploaded: ({ sha256, uploadedAt, processing, ...record }: NewUploadedFile) =>
-      run(async () => {
-        const row = {
-          ...record,
-          status: "uploaded" as const,
-          uploadedAt,
-          sha256,
-          dedupSha256: sha256,
-          ...queuedValues(processing, uploadedAt),
-        };
-        // The unique key (owner_id, dedup_sha256) decides between concurrent
-        // identical uploads: exactly one INSERT succeeds, the others read its row.
-        for (let round = 1; ; round++) {
-          try {
-            await db.insert(files).values(row);
-            return { inserted: true as const };
-          } catch (error) {
-            if (!isDedupConflict(error)) throw error;
-            const [existing] = await readRecords(holdingHash(files, record.ownerId, sha256));
-            if (existing) return { inserted: false as const, existing };
-            // Deleted (its key freed) in between: the next INSERT can succeed.
-            if (round === insertUploadedRounds) throw error;
-          }
-        }
-      }),
-
     findByIds: (ownerId: string, ids: readonly string[]) =>
       run(async (): Promise<FileRecord[]> => {
         if (ids.length === 0) return [];
         return findRecords(ownerId, ids);
-      }),
-
-    findByContentHash: (ownerId: string, sha256: string) =>
-      run(async () => (await readRecords(holdingHash(files, ownerId, sha256)))[0]),
-
-    markUploaded: (ownerId: string, ids: readonly string[], at: Date) =>
-      run(async () => {
-        if (ids.length === 0) return 0;
-        // Processing stays pending but not due: the caller queues it (requestProcessing).
-        const [result] = await db
-          .update(files)
-          .set({ status: "uploaded", uploadedAt: at })
-          .where(pendingAmong(files, ownerId, ids));
-        // mysql2 counts matched rows (CLIENT_FOUND_ROWS); the status condition
-        // makes every matched row a changed one.
-        return result.affectedRows;
-      }),
-
-    markDeleted: (ownerId: string, ids: readonly string[], at: Date) =>
-      run(async () => {
-        if (ids.length === 0) return 0;
-        const [result] = await db
-          .update(files)
-          .set({ status: "deleted", deletedAt: at, ...deletedValues(files) })
-          .where(notDeletedAmong(files, ownerId, ids));
-        return result.affectedRows;
-      }),
-
-    list: (query: ListFilesQuery) =>
-      run(async (): Promise<FileRecord[]> => {
-        if (query.statuses.length === 0 || query.limit < 1) return [];
-        return readRecords(listedBy(files, query), { limit: query.limit });
-      }),
-
-    countByStatus: () =>
-      run(async () => {
-        const rows = await db.select({ status: files.status, count: count() }).from(files).groupBy(files.status);
-        return countsByStatus(rows);
-      }),
-
-    requestProcessing: (ownerId: string, ids: readonly string[], request: ProcessingRequest, at: Date) =>
-      run(async () => {
-        if (ids.length === 0) return 0;
-        const [result] = await db
-          .update(files)
-          .set(queuedValues(request, at))
-          .where(uploadedAmong(files, ownerId, ids));
-        return result.affectedRows;
       }),
 
     claimProcessing: ({ workerId, leaseMs, limit, now }) =>
@@ -268,15 +172,6 @@ export function createMysqlFileRepository(
           },
           { isolationLevel: "read committed" },
         );
-      }),
-
-    failProcessing: (fileId: string, workerId: string, error: string, retryAt: Date | null) =>
-      run(async () => {
-        const [result] = await db
-          .update(files)
-          .set(failedValues(error, retryAt))
-          .where(claimHeldBy(files, fileId, workerId));
-        return result.affectedRows > 0;
       }),
 
     ping: () =>
@@ -385,12 +280,8 @@ const dedupKeyViolation = /Duplicate entry .* for key '(?:files\.)?files_owner_i
 
 /** A duplicate-key error on the dedup key (not on the id, say), through drizzle's wrapping. */
 export function isDedupConflict(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
-    if (code === "ER_DUP_ENTRY") return typeof message === "string" && dedupKeyViolation.test(message);
-    current = cause;
-  }
-  return false;
+  const duplicate = findInCauseChain(error, ({ code }) => code === "ER_DUP_ENTRY");
+  return typeof duplicate?.message === "string" && dedupKeyViolation.test(duplicate.message);
 }
 
 // Errors that say "the database cannot serve us right now", as opposed to "this
@@ -414,14 +305,6 @@ const UNAVAILABLE_CODES = new Set([
  * errors in DrizzleQueryError, so the cause chain is searched.
  */
 export function toRepositoryError(error: unknown): unknown {
-  if (error instanceof DependencyUnavailableError) return error;
-  for (let current: unknown = error, depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    const { code, fatal, cause } = current as { code?: unknown; fatal?: unknown; cause?: unknown };
-    // mysql2 flags errors that killed the connection as fatal.
-    if (fatal === true || (typeof code === "string" && UNAVAILABLE_CODES.has(code))) {
-      return new DependencyUnavailableError("database", error);
-    }
-    current = cause;
-  }
-  return error;
+  // mysql2 flags errors that killed the connection as fatal.
+  return classifyDatabaseError(error, ({ code, fatal }) => fatal === true || (typeof code === "string" && UNAVAILABLE_CODES.has(code)));
 }

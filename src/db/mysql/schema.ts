@@ -12,7 +12,7 @@ import {
   primaryKey,
   uniqueIndex,
 } from "drizzle-orm/mysql-core";
-import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../../domain/file.js";
+import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, type FileRecord, type VariantRecord } from "../../domain/file.js";
 
 // drizzle's mysql-core cannot set a column charset, so these spell it out: the
 // result must not depend on the server's or database's defaults, and every
@@ -29,23 +29,10 @@ const utf8Varchar = customType<{ data: string; driverData: string; config: { len
   dataType: ({ length }) => `varchar(${length}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
 });
 
-export const fileStatuses = ["pending", "uploaded", "deleted"] as const satisfies readonly FileStatus[];
-export const filePurposes = [
-  "unspecified",
-  "profile_picture",
-  "cover_photo",
-  "post_attachment",
-  "message_attachment",
-  "story",
-  "avatar",
-] as const satisfies readonly FilePurpose[];
-export const processingStatuses = [
-  "pending",
-  "processing",
-  "completed",
-  "failed",
-  "cancelled",
-] as const satisfies readonly ProcessingStatus[];
+// The enums' members are the domain's lists (domain/file.ts).
+export const fileStatuses = FILE_STATUSES;
+export const filePurposes = FILE_PURPOSES;
+export const processingStatuses = PROCESSING_STATUSES;
 
 // datetime mode "date" is UTC both ways whatever the process TZ: drizzle writes
 // Date#toISOString() digits and its mysql2 session reads DATETIME as a string
@@ -153,11 +140,6 @@ export const processingJobColumns = {
 // Compile-time guards: the schema and the interface cannot drift apart silently.
 type Assert<T extends true> = T;
 type FileRow = typeof files.$inferSelect;
-export type StatusesAreComplete = Assert<FileStatus extends (typeof fileStatuses)[number] ? true : false>;
-export type PurposesAreComplete = Assert<FilePurpose extends (typeof filePurposes)[number] ? true : false>;
-export type ProcessingStatusesAreComplete = Assert<
-  ProcessingStatus extends (typeof processingStatuses)[number] ? true : false
->;
 export type RowIsFileRecord = Assert<FileRow extends Omit<FileRecord, "variants"> ? true : false>;
 export type RecordColumnsAreComplete = Assert<
   keyof Omit<FileRecord, "variants"> extends keyof typeof fileRecordColumns ? true : false

@@ -13,26 +13,12 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/sqlite-core";
-import type { FilePurpose, FileRecord, FileStatus, ProcessingStatus, VariantRecord } from "../../domain/file.js";
+import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, type FileRecord, type VariantRecord } from "../../domain/file.js";
 
-// Not shared with the MySQL schema, so embedded mode never loads mysql-core.
-const fileStatuses = ["pending", "uploaded", "deleted"] as const satisfies readonly FileStatus[];
-const filePurposes = [
-  "unspecified",
-  "profile_picture",
-  "cover_photo",
-  "post_attachment",
-  "message_attachment",
-  "story",
-  "avatar",
-] as const satisfies readonly FilePurpose[];
-const processingStatuses = [
-  "pending",
-  "processing",
-  "completed",
-  "failed",
-  "cancelled",
-] as const satisfies readonly ProcessingStatus[];
+// The enums' members are the domain's lists (domain/file.ts).
+const fileStatuses = FILE_STATUSES;
+const filePurposes = FILE_PURPOSES;
+const processingStatuses = PROCESSING_STATUSES;
 
 // Milliseconds since the epoch in an INTEGER: exact round-trip of a JS Date, no
 // time zone or text format involved.
@@ -158,11 +144,6 @@ export const processingJobColumns = {
 // Compile-time guards: the schema and the interface cannot drift apart silently.
 type Assert<T extends true> = T;
 type FileRow = typeof files.$inferSelect;
-export type StatusesAreComplete = Assert<FileStatus extends (typeof fileStatuses)[number] ? true : false>;
-export type PurposesAreComplete = Assert<FilePurpose extends (typeof filePurposes)[number] ? true : false>;
-export type ProcessingStatusesAreComplete = Assert<
-  ProcessingStatus extends (typeof processingStatuses)[number] ? true : false
->;
 export type RowIsFileRecord = Assert<FileRow extends Omit<FileRecord, "variants"> ? true : false>;
 export type RecordColumnsAreComplete = Assert<
   keyof Omit<FileRecord, "variants"> extends keyof typeof fileRecordColumns ? true : false

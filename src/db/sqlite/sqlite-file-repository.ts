@@ -12,40 +12,28 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
-import { and, asc, count, desc, eq, exists, inArray, ne, sql } from "drizzle-orm";
+import { and, asc, count, eq, exists, inArray, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import { alias } from "drizzle-orm/sqlite-core";
 import { DependencyUnavailableError } from "../../domain/errors.js";
-import type { FileRecord, ListFilesQuery, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest, ProcessingResult } from "../../domain/file.js";
+import { classifyDatabaseError, runClassified } from "../driver-errors.js";
+import type { FileRecord, NewFileRecord, ProcessingJob, ProcessingResult } from "../../domain/file.js";
 import type { FileRepository } from "../../domain/file-repository.js";
 import {
   claimedValues,
   claimHeldBy,
   completedValues,
-  countsByStatus,
-  deletedValues,
-  failedValues,
-  holdingHash,
   leaseExpired,
-  listedBy,
-  notDeletedAmong,
   ownedAmong,
-  pendingAmong,
   pendingDue,
-  queuedValues,
-  uploadedAmong,
   variantRows,
-  withVariants,
 } from "../file-conditions.js";
 import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
+import { recordReads, sharedMethods } from "../shared-methods.js";
 
 // Relative to this module, so the cwd of whoever opens the file does not matter.
 const migrationsFolder = path.join(import.meta.dirname, "../../../migrations/sqlite");
-
-// How often insertUploaded tries again when the file it collided with was
-// deleted before it could be read (each round needs a concurrent delete).
-const insertUploadedRounds = 3;
 
 // Another row of files, for subqueries about the owner's other files.
 const otherFiles = alias(files, "other_files");
@@ -81,20 +69,24 @@ export async function createSqliteFileRepository(
   }
   let closing: Promise<void> | undefined;
 
-  /** The records matching `where`, each with its variants: two queries whatever their number. */
-  async function readRecords(where: ReturnType<typeof ownedAmong>, page?: { limit: number }): Promise<FileRecord[]> {
-    const query = db.select(fileRecordColumns).from(files).where(where).orderBy(desc(files.id));
-    const records = await (page ? query.limit(page.limit) : query);
-    if (records.length === 0) return [];
-    const variants = await db
-      .select()
-      .from(fileVariants)
-      .where(inArray(fileVariants.fileId, records.map((r) => r.id)))
-      .orderBy(asc(fileVariants.fileId), asc(fileVariants.name));
-    return withVariants(records, variants);
-  }
+  const shared = sharedMethods(
+    {
+      ...recordReads(db, { files, fileVariants, columns: fileRecordColumns }),
+      updateFiles: async (values, where) => (await db.update(files).set(values).where(where)).rowsAffected,
+      // Only the dedup key's conflict is ignored; a duplicate id still fails.
+      insertUploadedRow: async (row) =>
+        (await db.insert(files).values(row as typeof files.$inferInsert).onConflictDoNothing({ target: [files.ownerId, files.dedupSha256] }))
+          .rowsAffected === 1,
+      countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
+    },
+    files,
+    run,
+  );
+  const { readRecords } = shared;
 
   return {
+    ...shared,
+
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {
         if (records.length === 0) return;
@@ -104,84 +96,10 @@ export async function createSqliteFileRepository(
         await db.batch([db.insert(files).values(rows)]);
       }),
 
-    insertUploaded: ({ sha256, uploadedAt, processing, ...record }: NewUploadedFile) =>
-      run(async () => {
-        const row = {
-          ...record,
-          status: "uploaded" as const,
-          uploadedAt,
-          sha256,
-          dedupSha256: sha256,
-          ...queuedValues(processing, uploadedAt),
-        };
-        // The unique key (owner_id, dedup_sha256) decides between concurrent
-        // identical uploads: exactly one INSERT inserts, the others read its row.
-        // Only that key's conflict is ignored; a duplicate id still fails.
-        for (let round = 1; ; round++) {
-          const result = await db
-            .insert(files)
-            .values(row)
-            .onConflictDoNothing({ target: [files.ownerId, files.dedupSha256] });
-          if (result.rowsAffected === 1) return { inserted: true as const };
-          const [existing] = await readRecords(holdingHash(files, record.ownerId, sha256));
-          if (existing) return { inserted: false as const, existing };
-          // Deleted (its key freed) in between: the next INSERT can succeed.
-          if (round === insertUploadedRounds) {
-            throw new Error(`insertUploaded: the file holding ${sha256} kept disappearing`);
-          }
-        }
-      }),
-
     findByIds: (ownerId: string, ids: readonly string[]) =>
       run(async (): Promise<FileRecord[]> => {
         if (ids.length === 0) return [];
         return readRecords(ownedAmong(files, ownerId, ids));
-      }),
-
-    findByContentHash: (ownerId: string, sha256: string) =>
-      run(async () => (await readRecords(holdingHash(files, ownerId, sha256)))[0]),
-
-    markUploaded: (ownerId: string, ids: readonly string[], at: Date) =>
-      run(async () => {
-        if (ids.length === 0) return 0;
-        // Processing stays pending but not due: the caller queues it (requestProcessing).
-        const result = await db
-          .update(files)
-          .set({ status: "uploaded", uploadedAt: at })
-          .where(pendingAmong(files, ownerId, ids));
-        return result.rowsAffected;
-      }),
-
-    markDeleted: (ownerId: string, ids: readonly string[], at: Date) =>
-      run(async () => {
-        if (ids.length === 0) return 0;
-        const result = await db
-          .update(files)
-          .set({ status: "deleted", deletedAt: at, ...deletedValues(files) })
-          .where(notDeletedAmong(files, ownerId, ids));
-        return result.rowsAffected;
-      }),
-
-    list: (query: ListFilesQuery) =>
-      run(async (): Promise<FileRecord[]> => {
-        if (query.statuses.length === 0 || query.limit < 1) return [];
-        return readRecords(listedBy(files, query), { limit: query.limit });
-      }),
-
-    countByStatus: () =>
-      run(async () => {
-        const rows = await db.select({ status: files.status, count: count() }).from(files).groupBy(files.status);
-        return countsByStatus(rows);
-      }),
-
-    requestProcessing: (ownerId: string, ids: readonly string[], request: ProcessingRequest, at: Date) =>
-      run(async () => {
-        if (ids.length === 0) return 0;
-        const result = await db
-          .update(files)
-          .set(queuedValues(request, at))
-          .where(uploadedAmong(files, ownerId, ids));
-        return result.rowsAffected;
       }),
 
     claimProcessing: ({ workerId, leaseMs, limit, now }) =>
@@ -264,15 +182,6 @@ export async function createSqliteFileRepository(
         return results.at(-1)?.rowsAffected === 1;
       }),
 
-    failProcessing: (fileId: string, workerId: string, error: string, retryAt: Date | null) =>
-      run(async () => {
-        const result = await db
-          .update(files)
-          .set(failedValues(error, retryAt))
-          .where(claimHeldBy(files, fileId, workerId));
-        return result.rowsAffected > 0;
-      }),
-
     ping: () =>
       run(async () => {
         await client.execute("SELECT 1");
@@ -297,13 +206,7 @@ async function migrateOnce(db: Parameters<typeof migrate>[0]): Promise<void> {
   }
 }
 
-async function run<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    throw toRepositoryError(error);
-  }
-}
+const run = <T>(operation: () => Promise<T>): Promise<T> => runClassified(operation, toRepositoryError);
 
 // Base result codes (libsql's LibsqlError#code) that mean "the file cannot serve
 // us right now", as opposed to "this statement is wrong" (constraint, syntax),
@@ -323,21 +226,15 @@ const UNAVAILABLE_CODES = new Set([
  * driver errors in DrizzleQueryError, so the cause chain is searched.
  */
 export function toRepositoryError(error: unknown): unknown {
-  if (error instanceof DependencyUnavailableError) return error;
-  for (let current: unknown = error, depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
-    const { code, syscall, message, cause } = current as Partial<Record<"code" | "syscall" | "message" | "cause", unknown>>;
-    if (
+  return classifyDatabaseError(
+    error,
+    ({ code, syscall, message }) =>
       (typeof code === "string" && UNAVAILABLE_CODES.has(code)) ||
       // Node's system errors carry a syscall; here only creating the directory makes one.
       typeof syscall === "string" ||
       // libsql fails to open a connection (at createClient, or when its pool adds
       // one) with a bare Error, code "", e.g. 'ConnectionFailed("Unable to open
       // connection to local database /x: 14")'.
-      (typeof message === "string" && message.startsWith("ConnectionFailed("))
-    ) {
-      return new DependencyUnavailableError("database", error);
-    }
-    current = cause;
-  }
-  return error;
+      (typeof message === "string" && message.startsWith("ConnectionFailed(")),
+  );
 }

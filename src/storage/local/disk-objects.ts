@@ -12,8 +12,8 @@ import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { DependencyUnavailableError } from "../../domain/errors.js";
 import { refuse, type ObjectRefusal } from "./object-refusal.js";
+import { isBase64Md5 } from "../input-checks.js";
 
-export const MD5_BASE64 = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 const TEMP_NAME = /^\..+\.[0-9a-f]{16}\.tmp$/;
 // Read size of put()'s file bodies.
 const CHUNK_BYTES = 64 * 1024;
@@ -80,7 +80,7 @@ export async function digestOf({ file, handle, stats }: OpenedObject): Promise<s
     const expected = metaFor(meta.md5 ?? "", stats);
     if (
       typeof meta.md5 === "string" &&
-      MD5_BASE64.test(meta.md5) &&
+      isBase64Md5(meta.md5) &&
       meta.size === expected.size &&
       meta.ino === expected.ino &&
       meta.mtimeNs === expected.mtimeNs
@@ -166,21 +166,6 @@ export async function writeObject(
       await removeIfPresent(temp).catch(() => undefined);
       await pruneEmptyDirs(dir, root);
     }
-  }
-}
-
-/** The caller's file opened for reading, checked to hold exactly `contentLength` bytes. */
-export async function openSourceFile(path: string, contentLength: number): Promise<FileHandle> {
-  const handle = await open(path, "r");
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile() || stats.size !== contentLength) {
-      throw new Error(`put: ${path} holds ${stats.size} bytes, not contentLength ${contentLength}`);
-    }
-    return handle;
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    throw error;
   }
 }
 

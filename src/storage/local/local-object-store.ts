@@ -26,10 +26,8 @@ import type {
 } from "../object-store.js";
 import {
   digestOf,
-  MD5_BASE64,
   metaPathOf,
   openObject,
-  openSourceFile,
   pruneEmptyDirs,
   readChunks,
   removeIfPresent,
@@ -38,6 +36,7 @@ import {
   unavailable,
   writeObject,
 } from "./disk-objects.js";
+import { assertPutInput, assertRange, isBase64Md5, openSourceFile } from "../input-checks.js";
 import { assertKey, DECLARED_PARAM, publicBase, signedUrl } from "./object-urls.js";
 import { createPresignedRequests, type PresignedRequests } from "./presigned-requests.js";
 import { createUrlSigner, RESPONSE_DISPOSITION_PARAM, RESPONSE_TYPE_PARAM } from "./url-signer.js";
@@ -81,17 +80,12 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
 
     async put(input: PutObjectInput): Promise<void> {
       assertKey(input.key);
+      assertPutInput(input);
       const { body, contentLength } = input;
-      if (!Number.isSafeInteger(contentLength) || contentLength < 0) {
-        throw new Error("contentLength must be a non-negative integer");
-      }
       let source: FileHandle | undefined;
       let readError: unknown;
       let chunks: Iterable<Buffer> | AsyncIterable<Buffer>;
       if (Buffer.isBuffer(body)) {
-        if (body.length !== contentLength) {
-          throw new Error(`put: the body holds ${body.length} bytes, not contentLength ${contentLength}`);
-        }
         chunks = [body];
       } else if ("stream" in body) {
         // The caller's stream: its failure is the caller's error, thrown as it is.
@@ -143,7 +137,7 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
       if (!Number.isSafeInteger(input.contentLength) || input.contentLength < 0) {
         throw new Error("contentLength must be a non-negative integer");
       }
-      if (!MD5_BASE64.test(input.contentMd5)) throw new Error("contentMd5 must be the base64 of a 16-byte MD5");
+      if (!isBase64Md5(input.contentMd5)) throw new Error("contentMd5 must be the base64 of a 16-byte MD5");
       const headers = {
         "Content-Type": input.contentType,
         "Content-Length": String(input.contentLength),
@@ -206,11 +200,3 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
     close(): void {},
   };
 }
-
-function assertRange(range: { start: number; end: number }): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new Error(`invalid range ${start}-${end}`);
-  }
-}
-

@@ -10,10 +10,11 @@ import {
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
-import { open } from "node:fs/promises";
+
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DependencyUnavailableError } from "../../domain/errors.js";
+import { assertPutInput, assertRange, openSourceFile } from "../input-checks.js";
 import {
   isStreamPut,
   type ObjectInfo,
@@ -162,11 +163,9 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
   return {
     async put(input: PutObjectInput): Promise<void> {
       if (isStreamPut(input)) return putStream(input);
+      assertPutInput(input);
       const { body } = input;
       if (Buffer.isBuffer(body)) {
-        if (body.length !== input.contentLength) {
-          throw new Error(`put: the body holds ${body.length} bytes, not contentLength ${input.contentLength}`);
-        }
         try {
           await sendPut(input, body, input.md5);
         } catch (error) {
@@ -176,7 +175,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       }
       for (let attempt = 1; ; attempt++) {
         // Failures to open or read the caller's file are the caller's, thrown as they are.
-        const stream = await openSourceFile(body.path, input.contentLength);
+        // The stream owns the handle: it closes it when done or destroyed.
+        const stream = (await openSourceFile(body.path, input.contentLength)).createReadStream();
         try {
           await sendPut(input, stream, input.md5);
           return;
@@ -215,14 +215,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     },
 
     async presignPut(input: PresignPutInput): Promise<PresignedRequest> {
-      const command = new PutObjectCommand({
-        Bucket: bucket,
-        Key: input.key,
-        ContentType: input.contentType,
-        ContentLength: input.contentLength,
-        ContentMD5: input.contentMd5,
-        ServerSideEncryption: "AES256",
-      });
+      const { contentType: ContentType, contentLength: ContentLength, contentMd5: ContentMD5 } = input;
+      const command = new PutObjectCommand({ Bucket: bucket, Key: input.key, ContentType, ContentLength, ContentMD5, ServerSideEncryption: "AES256" });
       const signed = await presign(presigner, command, input.expiresInSeconds, {
         signableHeaders: SIGNED_UPLOAD_HEADERS,
         unhoistableHeaders: UNHOISTED_HEADERS,
@@ -239,12 +233,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     },
 
     async presignGet(input: PresignGetInput): Promise<PresignedRequest> {
-      const command = new GetObjectCommand({
-        Bucket: bucket,
-        Key: input.key,
-        ResponseContentDisposition: input.contentDisposition,
-        ResponseContentType: input.contentType,
-      });
+      const { contentDisposition: ResponseContentDisposition, contentType: ResponseContentType } = input;
+      const command = new GetObjectCommand({ Bucket: bucket, Key: input.key, ResponseContentDisposition, ResponseContentType });
       const signed = await presign(presigner, command, input.expiresInSeconds, {});
       return { ...signed, headers: {} };
     },
@@ -367,29 +357,6 @@ function isNotFound(error: unknown): boolean {
 class SourceFileError extends Error {
   constructor(cause: unknown) {
     super("reading the body failed", { cause });
-  }
-}
-
-/** A read stream of the caller's file, checked to hold exactly `contentLength` bytes. */
-async function openSourceFile(path: string, contentLength: number): Promise<Readable> {
-  const handle = await open(path, "r");
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile() || stats.size !== contentLength) {
-      throw new Error(`put: ${path} holds ${stats.size} bytes, not contentLength ${contentLength}`);
-    }
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    throw error;
-  }
-  // The stream owns the handle: it closes it when done or destroyed.
-  return handle.createReadStream();
-}
-
-function assertRange(range: { start: number; end: number }): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new Error(`invalid range ${start}-${end}`);
   }
 }
 

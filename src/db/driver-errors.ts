@@ -1,0 +1,45 @@
+// Reading driver errors, which drizzle wraps (DrizzleQueryError) and drivers
+// wrap again: one walk down the cause chain, shared by both repositories and
+// the migrator, as connect-node reads Node's errors in one place.
+import { DependencyUnavailableError } from "../domain/errors.js";
+
+/** How far down the cause chain to look; real chains are two or three deep. */
+const MAX_DEPTH = 5;
+
+type ErrorFields = Partial<Record<"code" | "fatal" | "syscall" | "message" | "sqlState" | "cause", unknown>>;
+
+/** The first error in the chain `test` accepts, or undefined. */
+export function findInCauseChain(error: unknown, test: (fields: ErrorFields) => boolean): ErrorFields | undefined {
+  for (let current: unknown = error, depth = 0; depth < MAX_DEPTH && typeof current === "object" && current !== null; depth++) {
+    const fields = current as ErrorFields;
+    if (test(fields)) return fields;
+    current = fields.cause;
+  }
+  return undefined;
+}
+
+/** The innermost Error of the chain: the driver's own words. */
+export function rootCause(error: unknown): unknown {
+  let root = error;
+  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+  return root;
+}
+
+/**
+ * DependencyUnavailableError("database") when some error of the chain says the
+ * database cannot serve us right now (`unavailable`), else the error itself:
+ * "this statement is wrong" (duplicate key, syntax...) is a bug, not an outage.
+ */
+export function classifyDatabaseError(error: unknown, unavailable: (fields: ErrorFields) => boolean): unknown {
+  if (error instanceof DependencyUnavailableError) return error;
+  return findInCauseChain(error, unavailable) === undefined ? error : new DependencyUnavailableError("database", error);
+}
+
+/** Runs a repository operation, mapping its failure with `classify`. */
+export async function runClassified<T>(operation: () => Promise<T>, classify: (error: unknown) => unknown): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw classify(error);
+  }
+}
