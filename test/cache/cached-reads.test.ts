@@ -5,18 +5,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { cachedFileReads, invalidatingRepository } from "../../src/cache/cached-reads.js";
 import { createRedisFileCache, type FileCache, type FileCacheOptions } from "../../src/cache/file-cache.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
-import {
-  REDIS_URL,
-  createFakeRepository,
-  deleteKeys,
-  eventually,
-  fullRecord,
-  newFile,
-  newOwner,
-  newPrefix,
-  rawRedis,
-  type FakeRepository,
-} from "./helpers.js";
+import { REDIS_URL, deleteKeys, eventually, newPrefix, rawRedis } from "./helpers.js";
+import { fullRecord, newFile, newOwner } from "../support/records.js";
+import { createFakeRepository, type FakeRepository } from "../support/fake-repository.js";
 
 const prefix = newPrefix();
 let raw: Redis;

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createRedisFileCache, type FileCache, type FileCacheOptions } from "../../src/cache/file-cache.js";
 import { decodeRecord, encodeRecord } from "../../src/cache/record-codec.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
-import { REDIS_URL, deleteKeys, eventually, fullRecord, newOwner, newPrefix, rawRedis } from "./helpers.js";
+import { REDIS_URL, deleteKeys, eventually, newPrefix, rawRedis } from "./helpers.js";
+import { fullRecord, newOwner } from "../support/records.js";
 
 const prefix = newPrefix();
 let raw: Redis;

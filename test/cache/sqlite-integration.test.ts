@@ -14,7 +14,8 @@ import { cachedFileReads, invalidatingRepository } from "../../src/cache/cached-
 import { createRedisFileCache, type FileCache } from "../../src/cache/file-cache.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
 import { createSqliteFileRepository } from "../../src/db/sqlite/sqlite-file-repository.js";
-import { REDIS_URL, deleteKeys, eventually, newFile, newOwner, newPrefix, rawRedis } from "./helpers.js";
+import { REDIS_URL, deleteKeys, eventually, newPrefix, rawRedis } from "./helpers.js";
+import { newFile, newOwner } from "../support/records.js";
 
 const prefix = newPrefix();
 const root = await mkdtemp(path.join(tmpdir(), "file-service-cache-"));

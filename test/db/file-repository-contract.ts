@@ -1,13 +1,14 @@
 // The behaviour every FileRepository must have, run against each implementation
 // (test/db/*-file-repository.test.ts) so MySQL and SQLite cannot drift apart.
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { v7 as uuidv7 } from "uuid";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { FileRecord, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingResult, VariantRecord } from "../../src/domain/file.js";
+import type { FileRecord, NewFileRecord, ProcessingJob, VariantRecord } from "../../src/domain/file.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
+import { newOwner, newRecord, newRecords, newResult, newUploaded, sha256Of, unprocessed, idsOf } from "../support/records.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
 
 export interface OpenedRepository {
@@ -27,82 +28,11 @@ export interface FileRepositoryContract {
   duplicateKeyCode: string;
 }
 
-// Each test uses its own owner, so tests sharing the database cannot see each other.
-export const newOwner = () => `owner-${randomUUID()}`;
-
-export function newRecord(ownerId: string, overrides: Partial<NewFileRecord> = {}): NewFileRecord {
-  const id = overrides.id ?? uuidv7();
-  return {
-    id,
-    ownerId,
-    filename: "report.pdf",
-    contentType: "application/pdf",
-    sizeBytes: 1234,
-    md5: "1B2M2Y8AsgTpgAmY7PhCfg==",
-    objectKey: `${ownerId}/${id}`,
-    createdAt: new Date("2025-01-02T03:04:05.678Z"),
-    purpose: "unspecified",
-    ...overrides,
-  };
-}
-
-/** What a new record reads back as before anything processed it (status aside). */
-export const unprocessed = {
-  sha256: null,
-  width: null,
-  height: null,
-  blurhash: null,
-  processingStatus: "pending",
-  processingError: null,
-  variants: [],
-} as const;
-
-/** A hex SHA-256, distinct per seed. */
-export const sha256Of = (seed: string) => createHash("sha256").update(seed).digest("hex");
-
-export function newUploaded(ownerId: string, overrides: Partial<NewUploadedFile> = {}): NewUploadedFile {
-  return {
-    ...newRecord(ownerId, { contentType: "image/jpeg", filename: "photo.jpg", purpose: "post_attachment" }),
-    sha256: sha256Of(randomUUID()),
-    uploadedAt: new Date("2025-05-06T07:08:09.010Z"),
-    processing: { webpQuality: null },
-    ...overrides,
-  };
-}
-
-export function newVariant(fileId: string, name: string, width: number): VariantRecord {
-  return {
-    name,
-    width,
-    height: Math.round(width * 0.75),
-    contentType: "image/webp",
-    sizeBytes: width * 37,
-    objectKey: `variants/${fileId}/${name}-${width}.webp`,
-  };
-}
-
-export function newResult(fileId: string, sha256: string, variants: readonly [string, number][]): ProcessingResult {
-  return {
-    sha256,
-    width: 4032,
-    height: 3024,
-    blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
-    variants: variants.map(([name, width]) => newVariant(fileId, name, width)),
-  };
-}
-
 const byName = (a: VariantRecord, b: VariantRecord) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const sortedIds = (ids: readonly string[]) => [...ids].sort();
 const jobIds = (jobs: readonly ProcessingJob[]) => sortedIds(jobs.map((job) => job.fileId));
 const at = (iso: string) => new Date(iso);
 const plus = (date: Date, ms: number) => new Date(date.getTime() + ms);
-
-/** Records with strictly increasing ids, as UUIDv7 generation gives them. */
-export function newRecords(ownerId: string, count: number): NewFileRecord[] {
-  return Array.from({ length: count }, () => newRecord(ownerId)).sort((a, b) => (a.id < b.id ? -1 : 1));
-}
-
-export const idsOf = (records: readonly { id: string }[]) => records.map((r) => r.id);
 
 /** The `code`s along an error's cause chain (drizzle wraps the driver's error). */
 export function causeCodes(error: unknown): unknown[] {

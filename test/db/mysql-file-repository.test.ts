@@ -16,15 +16,8 @@ import {
 } from "../../src/db/mysql/mysql-file-repository.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import {
-  describeFileRepository,
-  everyOperation,
-  expectUpgradedRows,
-  migrationsUpTo,
-  migrationTags,
-  newOwner,
-  newRecord,
-} from "./file-repository-contract.js";
+import { describeFileRepository, everyOperation, expectUpgradedRows, migrationsUpTo, migrationTags } from "./file-repository-contract.js";
+import { newOwner, newRecord } from "../support/records.js";
 
 const migrationsFolder = path.join(import.meta.dirname, "../../migrations/mysql");
 

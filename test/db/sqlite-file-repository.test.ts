@@ -14,17 +14,8 @@ import type { FileStatus } from "../../src/domain/file.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
 import { createSqliteFileRepository, toRepositoryError } from "../../src/db/sqlite/sqlite-file-repository.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
-import {
-  causeCodes,
-  describeFileRepository,
-  expectUpgradedRows,
-  idsOf,
-  migrationsUpTo,
-  migrationTags,
-  newOwner,
-  newRecord,
-  newRecords,
-} from "./file-repository-contract.js";
+import { causeCodes, describeFileRepository, expectUpgradedRows, migrationsUpTo, migrationTags } from "./file-repository-contract.js";
+import { idsOf, newOwner, newRecord, newRecords } from "../support/records.js";
 
 const migrationsFolder = path.join(import.meta.dirname, "../../migrations/sqlite");
 const allMigrations = await migrationTags(migrationsFolder);
