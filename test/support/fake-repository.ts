@@ -7,6 +7,7 @@
 import type { FileRecord, FileStatus, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest } from "../../src/domain/file.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
+import { unprocessed } from "./records.js";
 
 /** The `code` a duplicate id fails with, as a driver's duplicate-key error carries one. */
 export const FAKE_DUPLICATE_KEY = "FAKE_DUPLICATE_KEY";
@@ -149,12 +150,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
               status: "pending",
               uploadedAt: null,
               deletedAt: null,
-              sha256: null,
-              width: null,
-              height: null,
-              blurhash: null,
-              processingStatus: "pending",
-              processingError: null,
+              ...unprocessed,
               variants: [],
             },
             { dedupSha256: null, attempts: 0, dueAt: null, lockedBy: null, lockedUntil: null, webpQuality: null },
