@@ -1,0 +1,48 @@
+// "The process dies between these two statements", in process: a repository
+// or store that fails at a chosen call, then the state is checked as the next
+// instance would find it. Each case names what must hold whatever the point.
+import { afterEach, describe, expect, it } from "vitest";
+import { FilePurpose } from "../../gen/file/v1/file_service_pb.js";
+import { startInProcess, type InProcess } from "../support/in-process.js";
+import { withFault } from "../support/faults.js";
+import { fileSpec, pngLikeBytes } from "../support/upload.js";
+import { rpcError } from "../support/rpc.js";
+
+let h: InProcess | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const owner = "owner-crash";
+
+describe("a crash", () => {
+  it("during GenerateUploadURLs' insert leaves no row (the URLs were only signed)", async () => {
+    let fault: { fired(): boolean } | undefined;
+    h = await startInProcess({ wrapFiles: (files) => (fault = withFault(files, { method: "insertPending" })) });
+    const bytes = pngLikeBytes(100);
+    await rpcError(h.asService().generateUploadURLs({ ownerId: owner, files: [{ ...fileSpec(bytes), purpose: FilePurpose.STORY }] }));
+    expect(fault!.fired()).toBe(true);
+    expect(await h.files.list({ ownerId: owner, statuses: ["pending", "uploaded", "deleted"], limit: 10 })).toEqual([]);
+  });
+
+  it("between DeleteFile's row and its objects leaves a deleted row whose bytes a retry removes", async () => {
+    let fault: { fired(): boolean } | undefined;
+    h = await startInProcess({ wrapObjects: (objects) => (fault = withFault(objects, { method: "delete" })) });
+    const bytes = pngLikeBytes(300);
+    const client = h.asService();
+    const { uploads } = await client.generateUploadURLs({ ownerId: owner, files: [fileSpec(bytes)] });
+    const upload = uploads[0]!;
+    await h.put(upload, bytes);
+    await client.confirmUpload({ ownerId: owner, fileIds: [upload.fileId] });
+
+    await rpcError(client.deleteFile({ ownerId: owner, fileId: upload.fileId }));
+    expect(fault!.fired()).toBe(true);
+    expect((await h.files.findByIds(owner, [upload.fileId]))[0]?.status).toBe("deleted");
+    expect(await h.objects.head(`files/${upload.fileId}/original`)).not.toBeNull();
+
+    // The retry (on the next instance, or by the client) finishes the job.
+    await client.deleteFile({ ownerId: owner, fileId: upload.fileId });
+    expect(await h.objects.head(`files/${upload.fileId}/original`)).toBeNull();
+  });
+});

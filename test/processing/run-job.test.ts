@@ -1,0 +1,109 @@
+// One processing job, start to end, in process (SQLite, the local store in a
+// temp folder): completed with its variants stored, retried with backoff when a
+// dependency fails, failed for good when the bytes are not an image, the
+// attempts ran out, or the bytes are gone.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createSqliteFileRepository } from "../../src/db/sqlite/sqlite-file-repository.js";
+import { createLocalObjectStore, type LocalObjectStore } from "../../src/storage/local/local-object-store.js";
+import type { FileRepository } from "../../src/domain/file-repository.js";
+import type { ProcessingJob } from "../../src/domain/file.js";
+import { DependencyUnavailableError } from "../../src/domain/errors.js";
+import { objectKeyFor } from "../../src/storage/object-keys.js";
+import { runJob, type JobDeps } from "../../src/processing/run-job.js";
+import { createLogger } from "../../src/observability/logger.js";
+import { htmlBytes, solid } from "../support/images.js";
+import { md5Base64 } from "../support/upload.js";
+import { newOwner, newUploaded, sha256Of } from "../support/records.js";
+
+let dir: string;
+let files: FileRepository;
+let objects: LocalObjectStore;
+const t0 = new Date("2026-01-01T00:00:00.000Z");
+const retry = { maxAttempts: 3, retryBaseMs: 1_000 };
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "fs-run-job-"));
+  files = await createSqliteFileRepository(join(dir, "files.db"));
+  objects = await createLocalObjectStore({ dir: join(dir, "objects"), publicUrl: "http://in-process.invalid", secret: "x".repeat(32) });
+});
+afterEach(async () => {
+  await files?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const deps = (overrides: Partial<JobDeps> = {}): JobDeps => ({
+  files,
+  objects,
+  images: { webpQuality: 82, maxPixels: 50_000_000 },
+  retry,
+  log: createLogger("silent"),
+  now: () => t0,
+  ...overrides,
+});
+
+/** An uploaded file with `bytes` as its object, claimed by worker "w" at t0. */
+async function claimedJob(bytes: Buffer | null, attemptsBefore = 0): Promise<ProcessingJob> {
+  const owner = newOwner();
+  const file = newUploaded(owner, { purpose: "avatar", uploadedAt: t0, sha256: sha256Of(owner) });
+  const objectKey = objectKeyFor(file.id);
+  await files.insertUploaded({ ...file, objectKey });
+  if (bytes !== null) await objects.put({ key: objectKey, body: bytes, contentType: "image/png", contentLength: bytes.length, md5: md5Base64(bytes) });
+  let job: ProcessingJob | undefined;
+  for (let i = 0; i <= attemptsBefore; i++) {
+    [job] = await files.claimProcessing({ workerId: "w", leaseMs: 1, limit: 1, now: new Date(t0.getTime() + 10 * i) });
+  }
+  return job!;
+}
+
+const recordOf = async (job: ProcessingJob) => (await files.findByIds(job.ownerId, [job.fileId]))[0]!;
+
+describe("runJob", () => {
+  it("stores the variants beside the original and records the result", async () => {
+    const job = await claimedJob(await solid(400, 300, "png"));
+    expect(await runJob(job, "w", deps())).toBe("completed");
+    const record = await recordOf(job);
+    expect(record).toMatchObject({ processingStatus: "completed", width: 400, height: 300 });
+    expect(record.variants.map((v) => v.name)).toEqual(["large", "medium", "thumb"]);
+    for (const v of record.variants) expect(await objects.head(v.objectKey)).not.toBeNull();
+  });
+
+  it("hands the job back, due after the backoff, when a dependency fails", async () => {
+    const job = await claimedJob(await solid(40, 30, "png"));
+    const failing = { ...objects, get: async () => Promise.reject(new DependencyUnavailableError("object store", new Error("EIO"))) };
+    expect(await runJob(job, "w", deps({ objects: failing }))).toBe("retry");
+    expect(await recordOf(job)).toMatchObject({ processingStatus: "pending", processingError: "object store is unavailable" });
+    // Not before the first backoff (retryBaseMs), then due.
+    expect(await files.claimProcessing({ workerId: "w2", leaseMs: 1000, limit: 1, now: new Date(t0.getTime() + 999) })).toEqual([]);
+    expect(await files.claimProcessing({ workerId: "w2", leaseMs: 1000, limit: 1, now: new Date(t0.getTime() + 1000) })).toHaveLength(1);
+  });
+
+  it("fails for good, saying why, when the bytes are not an image", async () => {
+    const job = await claimedJob(htmlBytes());
+    expect(await runJob(job, "w", deps())).toBe("failed");
+    expect(await recordOf(job)).toMatchObject({ processingStatus: "failed", processingError: "the content is not a JPEG, PNG, GIF or WebP image" });
+  });
+
+  it("fails for good when the uploaded bytes are gone", async () => {
+    const job = await claimedJob(null);
+    expect(await runJob(job, "w", deps())).toBe("failed");
+    expect((await recordOf(job)).processingError).toBe("the uploaded bytes are missing from the object store");
+  });
+
+  it("fails for good once the attempts ran out", async () => {
+    const job = await claimedJob(await solid(40, 30, "png"), retry.maxAttempts - 1);
+    expect(job.attempts).toBe(retry.maxAttempts);
+    const failing = { ...objects, get: async () => Promise.reject(new Error("disk on fire")) };
+    expect(await runJob(job, "w", deps({ objects: failing }))).toBe("failed");
+    expect((await recordOf(job)).processingError).toBe("processing failed 3 times; last error: disk on fire");
+  });
+
+  it("removes the variants it made for a file deleted meanwhile", async () => {
+    const job = await claimedJob(await solid(100, 100, "png"));
+    await files.markDeleted(job.ownerId, [job.fileId], t0);
+    expect(await runJob(job, "w", deps())).toBe("lost");
+    for (const name of ["thumb", "medium", "large"]) expect(await objects.head(`files/${job.fileId}/${name}`)).toBeNull();
+  });
+});
