@@ -21,6 +21,8 @@
 import { createHmac, createSecretKey, hash, type KeyObject } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { ALGORITHM, ALWAYS_UNSIGNABLE, byName, canonicalHeaderValue, escapeKey, escapeUri, formatAmzDate, UNSIGNED_PAYLOAD } from "./sigv4-rules.js";
+import { probe, type Kind, type Shape } from "./url-shape.js";
 
 export interface PresignOptions {
   /** Seconds; 900 when absent, as with getSignedUrl. */
@@ -39,26 +41,11 @@ export interface S3UrlPresigner {
   presign(command: PresignableCommand, options?: PresignOptions): Promise<string>;
 }
 
-const ALGORITHM = "AWS4-HMAC-SHA256";
-const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 const SHA256_HEADER = "X-Amz-Content-Sha256";
 const DEFAULT_EXPIRES_IN = 900;
 const MAX_EXPIRES_IN = 7 * 24 * 3600; // beyond it the stock presigner rejects
-const PROBE_KEY = "sigv4-presigner-probe";
 const MAX_CACHED_KEYS = 64;
 
-// Query parameters of the presigning itself (everything else in a probe URL is
-// a constant the SDK adds for the operation).
-const SIGV4_PARAMS = new Set([
-  "X-Amz-Algorithm",
-  "X-Amz-Content-Sha256",
-  "X-Amz-Credential",
-  "X-Amz-Date",
-  "X-Amz-Expires",
-  "X-Amz-Security-Token",
-  "X-Amz-Signature",
-  "X-Amz-SignedHeaders",
-]);
 const KNOWN_OPTIONS = new Set([
   "expiresIn",
   "signingDate",
@@ -67,26 +54,6 @@ const KNOWN_OPTIONS = new Set([
   "unhoistableHeaders",
   "hoistableHeaders",
 ]);
-// @smithy/signature-v4's ALWAYS_UNSIGNABLE_HEADERS.
-const ALWAYS_UNSIGNABLE = new Set([
-  "authorization",
-  "cache-control",
-  "connection",
-  "expect",
-  "from",
-  "keep-alive",
-  "max-forwards",
-  "pragma",
-  "referer",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "user-agent",
-  "x-amzn-trace-id",
-]);
-
-type Kind = "put" | "get";
 
 /** How one command input member travels: as a header or a query parameter, named as the SDK names it. */
 interface Binding {
@@ -109,29 +76,6 @@ const BINDINGS: Record<Kind, Record<string, Binding>> = {
     ResponseContentType: { in: "query", name: "response-content-type", type: "string" },
   },
 };
-
-/** What one stock URL for a probe key tells about every URL of that bucket and operation. */
-interface Shape {
-  method: "PUT" | "GET";
-  /** "http://host:port" */
-  origin: string;
-  /** The path up to the key: "/bucket/" (path-style) or "/" (virtual-hosted). */
-  pathPrefix: string;
-  /** As the host header is signed. */
-  host: string;
-  region: string;
-  service: string;
-  /** Constant query parameters (e.g. x-id=PutObject), raw names and values... */
-  constants: [string, string][];
-  /** ...and encoded. */
-  encodedConstants: [string, string][];
-  /**
-   * Headers the SDK adds to the request but leaves unsigned by default (user-agent,
-   * a default content-type): their values are not in the URL, so a call that
-   * would sign them goes to the stock presigner.
-   */
-  unsignedExtras: string[];
-}
 
 interface SigningKey {
   /** The secret it was derived from (an access key id may come back with another secret). */
@@ -341,117 +285,6 @@ function signable(lower: string, options: PresignOptions | undefined): boolean {
     lower.startsWith("sec-");
   return !unsignable || options?.signableHeaders?.has(lower) === true;
 }
-
-/** Learns the URL shape of a bucket and operation from the stock presigner, or null when it is not plain SigV4. */
-async function probe(client: S3Client, kind: Kind, bucket: string): Promise<Shape | null> {
-  const command =
-    kind === "put"
-      ? new PutObjectCommand({ Bucket: bucket, Key: PROBE_KEY })
-      : new GetObjectCommand({ Bucket: bucket, Key: PROBE_KEY });
-  // Signing the headers that are unsignable by default reveals those the SDK adds.
-  const url = await getSignedUrl(client, command, {
-    expiresIn: 60,
-    signingDate: new Date(0),
-    signableHeaders: new Set([...ALWAYS_UNSIGNABLE, "content-type"]),
-  });
-
-  const schemeEnd = url.indexOf("://");
-  const queryStart = url.indexOf("?");
-  if (schemeEnd < 0 || queryStart < 0) return null;
-  const pathStart = url.indexOf("/", schemeEnd + 3);
-  if (pathStart < 0 || pathStart > queryStart) return null;
-  const path = url.slice(pathStart, queryStart);
-  if (!path.endsWith(`/${PROBE_KEY}`)) return null;
-  const origin = url.slice(0, pathStart);
-
-  let region: string | undefined;
-  let service: string | undefined;
-  const constants: [string, string][] = [];
-  const unsignedExtras: string[] = [];
-  for (const pair of url.slice(queryStart + 1).split("&")) {
-    const equals = pair.indexOf("=");
-    if (equals < 0) return null;
-    const name = decodeURIComponent(pair.slice(0, equals));
-    const value = decodeURIComponent(pair.slice(equals + 1));
-    if (!SIGV4_PARAMS.has(name)) {
-      if (escapeUri(name) !== pair.slice(0, equals)) return null; // only plain names
-      constants.push([name, value]);
-    } else if (name === "X-Amz-Algorithm" && value !== ALGORITHM) {
-      return null;
-    } else if (name === "X-Amz-Content-Sha256" && value !== UNSIGNED_PAYLOAD) {
-      return null;
-    } else if (name === "X-Amz-SignedHeaders") {
-      const names = value.split(";");
-      if (!names.includes("host")) return null;
-      for (const header of names) {
-        if (header === "host") continue;
-        // A header the SDK adds and signs by default: its value is not in the URL.
-        if (header !== "content-type" && !ALWAYS_UNSIGNABLE.has(header)) return null;
-        unsignedExtras.push(header);
-      }
-    } else if (name === "X-Amz-Credential") {
-      const scope = value.split("/").slice(-4);
-      if (scope.length !== 4 || scope[3] !== "aws4_request") return null;
-      [, region, service] = scope;
-    }
-  }
-  if (region === undefined || service === undefined) return null;
-  return {
-    method: kind === "put" ? "PUT" : "GET",
-    origin,
-    pathPrefix: path.slice(0, path.length - PROBE_KEY.length),
-    host: origin.slice(schemeEnd + 3),
-    region,
-    service,
-    constants,
-    encodedConstants: constants.map(([name, value]) => [escapeUri(name), escapeUri(value)]),
-    unsignedExtras,
-  };
-}
-
-let lastSecond = NaN;
-let lastAmzDate: string | undefined;
-
-/** YYYYMMDDTHHMMSSZ, or undefined for a date outside years 0000-9999. */
-function formatAmzDate(date: Date): string | undefined {
-  const time = date.getTime();
-  if (!Number.isFinite(time)) return undefined;
-  const second = Math.floor(time / 1000);
-  if (second === lastSecond) return lastAmzDate;
-  const iso = date.toISOString(); // 2024-05-06T07:08:09.123Z
-  const formatted =
-    iso.length === 24 ? `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z` : undefined;
-  lastSecond = second;
-  lastAmzDate = formatted;
-  return formatted;
-}
-
-const NEEDS_ESCAPE = /[!'()*]/g;
-const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
-const UNRESERVED_OR_SLASH = /^[A-Za-z0-9\-._~/]*$/;
-const hexEscape = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
-
-/** RFC 3986 encoding of everything but unreserved characters, as SigV4 wants (and @smithy's escapeUri does). */
-function escapeUri(value: string): string {
-  if (UNRESERVED.test(value)) return value;
-  return encodeURIComponent(value).replace(NEEDS_ESCAPE, hexEscape);
-}
-
-/** A key in the path: each segment escaped, the slashes kept (the SDK's greedy `{Key+}` label). */
-function escapeKey(key: string): string {
-  if (UNRESERVED_OR_SLASH.test(key)) return key;
-  return key.includes("/") ? key.split("/").map(escapeUri).join("/") : escapeUri(key);
-}
-
-const NEEDS_NORMALIZING = /[\r\n\t]| {2}|^ | $/;
-
-/** @smithy/signature-v4's canonical header value: line breaks and runs of blanks become one space, trimmed. */
-function canonicalHeaderValue(value: string): string {
-  if (!NEEDS_NORMALIZING.test(value)) return value;
-  return value.replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, "");
-}
-
-const byName = (a: [string, string], b: [string, string]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac("sha256", key).update(data).digest();
