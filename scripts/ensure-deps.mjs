@@ -11,7 +11,10 @@ const mtime = (path) => {
   }
 };
 const installed = mtime("node_modules/.package-lock.json");
-if (installed === undefined || installed < (mtime("package-lock.json") ?? 0)) {
+// Tests that run `npm start` set this: an install started under a test (after a
+// checkout changed the lock) would outlive it and empty node_modules mid-run.
+const skip = process.env.FILE_SERVICE_SKIP_INSTALL === "1";
+if (!skip && (installed === undefined || installed < (mtime("package-lock.json") ?? 0))) {
   process.stderr.write("file-service: installing dependencies (npm ci)...\n");
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
   const result = spawnSync(npm, ["ci", "--no-audit", "--no-fund"], { stdio: "inherit" });

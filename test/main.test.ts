@@ -17,7 +17,15 @@ describe("npm start, the command itself", () => {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     const child = spawn("npm", ["start"], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort) },
+      // The install step is npm start's own business (a fresh clone); here it would race the suite.
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATA_DIR: dataDir,
+        GRPC_PORT: String(grpcPort),
+        HTTP_PORT: String(httpPort),
+        FILE_SERVICE_SKIP_INSTALL: "1",
+      },
       detached: true, // its own process group, so the whole chain stops together
     });
     let stderr = "";

@@ -4,19 +4,16 @@ import { toConnectError } from "./rpc-errors.js";
 import { describePrincipal, kPrincipal } from "../auth/principal.js";
 import type { Logger } from "../observability/logger.js";
 
-/** Maps errors (see rpc-errors.ts) and writes one log line per RPC. */
+/**
+ * Maps errors (see rpc-errors.ts) and writes one log line per RPC, when it
+ * ends. A server stream fails while its messages are read, after next() has
+ * returned: its messages pass through the same mapping.
+ */
 export function rpcBoundary(log: Logger): Interceptor {
   return (next) => async (req) => {
     const rpc = `${req.service.typeName}/${req.method.name}`;
     const started = performance.now();
-    let code = "ok";
-    try {
-      return await next(req);
-    } catch (e) {
-      const error = toConnectError(e, log, rpc);
-      code = Code[error.code];
-      throw error;
-    } finally {
+    const done = (code: string) =>
       log.info(
         {
           rpc,
@@ -27,6 +24,30 @@ export function rpcBoundary(log: Logger): Interceptor {
         },
         "rpc",
       );
+    const failed = (e: unknown) => {
+      const error = toConnectError(e, log, rpc);
+      done(Code[error.code]);
+      return error;
+    };
+    let res;
+    try {
+      res = await next(req);
+    } catch (e) {
+      throw failed(e);
     }
+    if (!res.stream) {
+      done("ok");
+      return res;
+    }
+    return { ...res, message: mapStreamErrors(res.message, failed, () => done("ok")) };
   };
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>, failed: (e: unknown) => Error, ended: () => void): AsyncGenerator<T> {
+  try {
+    yield* messages;
+  } catch (e) {
+    throw failed(e);
+  }
+  ended();
 }
