@@ -5,11 +5,6 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Config } from "./config.js";
 import type { FileRepository } from "./domain/file-repository.js";
 import type { ObjectStore } from "./storage/object-store.js";
-import { createMysqlFileRepository } from "./db/mysql/mysql-file-repository.js";
-import { createSqliteFileRepository } from "./db/sqlite/sqlite-file-repository.js";
-import { createS3ObjectStore } from "./storage/s3/s3-object-store.js";
-import { createLocalObjectStore } from "./storage/local/local-object-store.js";
-import { objectRoutes } from "./transport/object-routes.js";
 import { resolveUrlSigningKey } from "./dev/bootstrap.js";
 
 export interface Backends {
@@ -19,14 +14,22 @@ export interface Backends {
   objectRoutes?: FastifyPluginAsync;
 }
 
+// Each backend's module (and its driver) is loaded only when it is the one
+// configured: a production process never loads libSQL, a zero-setup one never
+// the AWS SDK or mysql2 (measured: bench/scenarios/footprint.ts).
 export async function openBackends(config: Config): Promise<Backends> {
   const files =
     config.database.kind === "mysql"
-      ? createMysqlFileRepository(config.database.url)
-      : await createSqliteFileRepository(config.database.file);
+      ? (await import("./db/mysql/mysql-file-repository.js")).createMysqlFileRepository(config.database.url)
+      : await (await import("./db/sqlite/sqlite-file-repository.js")).createSqliteFileRepository(config.database.file);
   if (config.objects.kind === "s3") {
+    const { createS3ObjectStore } = await import("./storage/s3/s3-object-store.js");
     return { files, objects: createS3ObjectStore(config.objects) };
   }
+  const [{ createLocalObjectStore }, { objectRoutes }] = await Promise.all([
+    import("./storage/local/local-object-store.js"),
+    import("./transport/object-routes.js"),
+  ]);
   const store = await createLocalObjectStore({
     dir: config.objects.dir,
     publicUrl: config.objects.publicUrl ?? `${config.publicTls ? "https" : "http"}://localhost:${config.httpPort}`,

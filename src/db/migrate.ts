@@ -8,10 +8,10 @@ import mysql from "mysql2/promise";
 import { DependencyUnavailableError } from "../domain/errors.js";
 import { toRepositoryError } from "./mysql/mysql-file-repository.js";
 import { rootCause } from "./driver-errors.js";
+import { migrationsFolder } from "./migrations-folder.js";
 import { loadDotEnv } from "../dev/dot-env.js";
 
-// Relative to this file, so the cwd of whoever runs it does not matter.
-const migrationsFolder = path.join(import.meta.dirname, "../../migrations/mysql");
+const migrations = migrationsFolder("mysql");
 const migrationsTable = "__drizzle_migrations"; // drizzle's default
 // Serialises concurrent runs (e.g. several replicas starting): drizzle's migrator
 // has no lock of its own. GET_LOCK works on MySQL and MariaDB alike.
@@ -34,7 +34,7 @@ async function applyMigrations(databaseUrl: string): Promise<string[]> {
       throw new Error(`another migration holds the "${lockName}" lock (waited ${lockTimeoutSeconds}s)`);
     }
     const before = await lastAppliedMillis(connection);
-    await migrate(drizzle({ client: connection }), { migrationsFolder, migrationsTable });
+    await migrate(drizzle({ client: connection }), { migrationsFolder: migrations, migrationsTable });
     const after = await lastAppliedMillis(connection);
     // drizzle applies journal entries newer than the newest recorded one.
     return (await journalEntries())
@@ -60,7 +60,7 @@ async function lastAppliedMillis(connection: mysql.Connection): Promise<number |
 }
 
 async function journalEntries(): Promise<{ tag: string; when: number }[]> {
-  const journal = JSON.parse(await readFile(path.join(migrationsFolder, "meta/_journal.json"), "utf8")) as {
+  const journal = JSON.parse(await readFile(path.join(migrations, "meta/_journal.json"), "utf8")) as {
     entries: { tag: string; when: number }[];
   };
   return journal.entries;

@@ -6,7 +6,6 @@ import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SignJWT } from "jose";
 import type { Config, JwtKeySettings } from "../config.js";
-import { writeDevPki } from "./pki.js";
 
 export const DEV_JWT_ISSUER = "file-service-dev";
 export const DEV_JWT_AUDIENCE = "file-service";
@@ -29,6 +28,8 @@ export async function resolveTls(tls: Config["tls"]): Promise<TlsMaterial> {
   const file = (name: string) => join(tls.dir, name);
   const needed = ["ca.pem", "server.pem", "server-key.pem", "client.pem", "client-key.pem"];
   if (!(await allExist(needed.map(file)))) {
+    // The certificate toolkit is loaded only to make a dev PKI: once, on a first start.
+    const { writeDevPki } = await import("./pki.js");
     await writeDevPki(tls.dir, { clients: ["hangout"] });
   }
   const [ca, cert, key] = await Promise.all([

@@ -19,7 +19,8 @@
 // Outputs carry no metadata: sharp drops EXIF (GPS included), XMP and IPTC
 // unless asked to keep them, and this module never asks.
 import { open } from "node:fs/promises";
-import sharp, { type Region, type Sharp, type SharpOptions } from "sharp";
+import type { Region, Sharp, SharpOptions } from "sharp";
+import { loadSharp } from "./sharp-loader.js";
 import type { FilePurpose } from "../domain/file.js";
 import { ImageRejectedError } from "../domain/errors.js";
 import { BLURHASH_SAMPLE_SIZE, blurhashOf } from "./blurhash.js";
@@ -67,6 +68,7 @@ const DECODABLE_FORMATS: ReadonlySet<string> = new Set(["jpeg", "png", "gif", "w
  * RangeError for invalid options; anything else (a missing file, say) propagates.
  */
 export async function processImage(input: Buffer | string, options: ProcessImageOptions): Promise<ProcessedImage> {
+  const sharp = await loadSharp();
   const quality = integerOption("webpQuality", options.webpQuality ?? DEFAULT_WEBP_QUALITY, 1, 100);
   const maxPixels = integerOption("maxPixels", options.maxPixels ?? DEFAULT_MAX_PIXELS, 1, Number.MAX_SAFE_INTEGER);
   const specs = variantSpecsFor(options.purpose);

@@ -6,10 +6,10 @@
 //  - the propagator (W3C trace context), which rpcTelemetry uses to read `traceparent`.
 // If something else registered either one first, that one stays in use
 // (a non-W3C propagator means `traceparent` is not read).
+import { createRequire } from "node:module";
 import { context, createContextKey, propagation, ROOT_CONTEXT, trace, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import {
@@ -49,7 +49,7 @@ export function createTracing(options: TracingOptions): Tracing {
   registerGlobals();
   const exporter =
     options.exporter ??
-    (options.otlpEndpoint === undefined ? undefined : new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }));
+    (options.otlpEndpoint === undefined ? undefined : otlpExporter(tracesUrl(options.otlpEndpoint)));
   const resource = defaultResource()
     .merge(detectResources({ detectors: [envDetector] })) // OTEL_RESOURCE_ATTRIBUTES
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }));
@@ -88,6 +88,17 @@ async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
 }
 
 const noop = () => {};
+
+/**
+ * The OTLP/HTTP exporter, loaded only when a collector is configured (most
+ * processes export nothing). require, not import: createTracing stays synchronous.
+ */
+function otlpExporter(url: string): SpanExporter {
+  const { OTLPTraceExporter } = createRequire(import.meta.url)(
+    "@opentelemetry/exporter-trace-otlp-http",
+  ) as typeof import("@opentelemetry/exporter-trace-otlp-http");
+  return new OTLPTraceExporter({ url });
+}
 
 /** OTEL_EXPORTER_OTLP_ENDPOINT is a base URL; the traces path is appended, as the SDK does for the env var. */
 function tracesUrl(endpoint: string): string {

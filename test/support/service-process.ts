@@ -19,11 +19,15 @@ export interface ServiceProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `root`: the checkout whose src/main.ts runs (default this one; benchmarks compare another tree). */
-export function startServiceProcess(options: { cwd?: string; root?: string; env: Record<string, string> }): ServiceProcess {
+/**
+ * `root`: the checkout whose src/main.ts runs (default this one; benchmarks compare another tree).
+ * `nodeArgs`: what node runs instead, e.g. a compiled build (`["dist/src/main.js"]`).
+ */
+export function startServiceProcess(options: { cwd?: string; root?: string; env: Record<string, string>; nodeArgs?: string[] }): ServiceProcess {
   // tsx by absolute URL, so the service also starts from a directory without node_modules.
   const tsx = import.meta.resolve("tsx");
-  const child = spawn(process.execPath, ["--import", tsx, join(options.root ?? REPO_ROOT, "src/main.ts")], {
+  const args = options.nodeArgs ?? ["--import", tsx, join(options.root ?? REPO_ROOT, "src/main.ts")];
+  const child = spawn(process.execPath, args, {
     cwd: options.cwd ?? REPO_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -75,7 +79,7 @@ export interface ServiceOnBackends {
 export async function startServiceOn(
   backends: Backends,
   env: Record<string, string> = {},
-  options: { root?: string } = {},
+  options: { root?: string; nodeArgs?: string[] } = {},
 ): Promise<ServiceOnBackends> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const service = startServiceProcess({

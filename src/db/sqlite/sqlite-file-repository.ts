@@ -31,9 +31,10 @@ import {
 } from "../file-conditions.js";
 import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
 import { recordReads, sharedMethods } from "../shared-methods.js";
+import { migrationsFolder } from "../migrations-folder.js";
 
 // Relative to this module, so the cwd of whoever opens the file does not matter.
-const migrationsFolder = path.join(import.meta.dirname, "../../../migrations/sqlite");
+const migrations = migrationsFolder("sqlite");
 
 // Another row of files, for subqueries about the owner's other files.
 const otherFiles = alias(files, "other_files");
@@ -198,11 +199,11 @@ export async function createSqliteFileRepository(
 // whole; a second run then sees the winner's record and has nothing to do.
 async function migrateOnce(db: Parameters<typeof migrate>[0]): Promise<void> {
   try {
-    await migrate(db, { migrationsFolder });
+    await migrate(db, { migrationsFolder: migrations });
   } catch (error) {
     // Not worth a second busy wait when the file itself is the problem.
     if (toRepositoryError(error) instanceof DependencyUnavailableError) throw error;
-    await migrate(db, { migrationsFolder });
+    await migrate(db, { migrationsFolder: migrations });
   }
 }
 
