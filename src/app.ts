@@ -26,6 +26,7 @@ import { createProcessingWorker, newWorkerId } from "./processing/worker.js";
 import { createRedisFileCache, type FileCache } from "./cache/file-cache.js";
 import { cachedFileReads, invalidatingRepository } from "./cache/cached-reads.js";
 import type { FileRepository } from "./domain/file-repository.js";
+import { routeEvents } from "./events/event-routing.js";
 
 export interface App {
   internal: Listener;
@@ -85,12 +86,14 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     ],
     config.healthIntervalMs,
   );
+  const events = routeEvents(config.events, log);
   const fileService = createFileService({
     ...jobDeps,
     reads,
     settings: config.limits,
     processing: { workerId, leaseMs: config.processing.leaseMs, notify: () => worker.notify() },
     onUploaded: (bytes) => metrics.uploadedBytes.inc(bytes),
+    watch: { feed: events.feed, heartbeatMs: config.events.heartbeatMs },
   });
   // A unary UploadFile carries a whole file; streams are bounded by their running total.
   const readMaxBytes = largestSizeLimit(config.limits) + 1024 * 1024;
@@ -154,6 +157,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
       await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainDelayMs));
       await Promise.all([internal.close(), external.close(), worker.stop(config.shutdownTimeoutMs)]);
       await cache?.close();
+      await events.close();
       await backends.files.close();
       backends.objects.close();
       await tracing.shutdown();

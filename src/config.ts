@@ -91,6 +91,15 @@ const schema = z.object({
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 60_000, 1_000),
   HEALTH_INTERVAL_MS: int(100, 600_000, 5_000),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  RABBITMQ_URL: optional.refine((v) => v === undefined || /^amqps?:\/\//.test(v), "must be an amqp:// or amqps:// URL"),
+  RABBITMQ_EXCHANGE: z.string().trim().min(1).default("file.events"),
+  WEBHOOK_URLS: list.pipe(z.array(z.url({ message: "must be comma-separated http(s) URLs" }))),
+  WEBHOOK_SECRET: optional.refine(
+    (v) => v === undefined || /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(v),
+    "must be a Standard Webhooks secret: whsec_ followed by base64",
+  ),
+  WEBHOOK_MAX_ATTEMPTS: int(1, 100, 8),
+  WATCH_HEARTBEAT_MS: int(100, 600_000, 15_000),
   METRICS_TOKEN: optional,
 });
 
@@ -110,6 +119,9 @@ function crossChecks(env: NodeJS.ProcessEnv): string[] {
       problems.push(`${name}: is required when any TLS_ file is given (without them, a dev PKI is created)`);
     }
     if (!set("ALLOWED_CLIENTS")) problems.push("ALLOWED_CLIENTS: must name at least one client service");
+  }
+  if (set("WEBHOOK_URLS") && !set("WEBHOOK_SECRET")) {
+    problems.push("WEBHOOK_SECRET: is required with WEBHOOK_URLS (events are signed; e.g. whsec_ and 24+ random bytes in base64)");
   }
   if (set("PUBLIC_TLS_CERT_FILE") !== set("PUBLIC_TLS_KEY_FILE")) {
     problems.push("PUBLIC_TLS_CERT_FILE: set both PUBLIC_TLS_CERT_FILE and PUBLIC_TLS_KEY_FILE, or neither");
@@ -201,6 +213,13 @@ export interface Config {
   otlpEndpoint?: string;
   /** Bearer token /metrics requires; open when unset. */
   metricsToken?: string;
+  events: {
+    /** RabbitMQ: the event sink, and how instances tell each other's watchers; none: an in-process bus. */
+    rabbitmq?: { url: string; exchange: string };
+    webhooks?: { urls: string[]; secret: string; maxAttempts: number };
+    /** How long a WatchFiles stream may stay silent before a heartbeat. */
+    heartbeatMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -288,6 +307,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     healthIntervalMs: e.HEALTH_INTERVAL_MS,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     metricsToken: e.METRICS_TOKEN,
+    events: {
+      rabbitmq: e.RABBITMQ_URL ? { url: e.RABBITMQ_URL, exchange: e.RABBITMQ_EXCHANGE } : undefined,
+      webhooks:
+        e.WEBHOOK_URLS.length > 0 && e.WEBHOOK_SECRET
+          ? { urls: e.WEBHOOK_URLS, secret: e.WEBHOOK_SECRET, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS }
+          : undefined,
+      heartbeatMs: e.WATCH_HEARTBEAT_MS,
+    },
   };
 }
 

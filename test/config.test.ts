@@ -109,4 +109,24 @@ describe("loadConfig", () => {
       "JWT_ALGORITHMS: with JWT_SECRET only HS256 is possible",
     ]);
   });
+
+  it("checks the event settings, never echoing the broker's password or the webhook secret", () => {
+    const found = problems({
+      ...valid,
+      RABBITMQ_URL: "http://guest:hunter2@broker:5672",
+      WEBHOOK_URLS: "https://hooks.example.com/files,not a url",
+      WEBHOOK_SECRET: "hunter3",
+    });
+    expect(found).toEqual([
+      "RABBITMQ_URL: must be an amqp:// or amqps:// URL",
+      expect.stringMatching(/^WEBHOOK_URLS\.1: must be comma-separated http\(s\) URLs/),
+      "WEBHOOK_SECRET: must be a Standard Webhooks secret: whsec_ followed by base64",
+    ]);
+    expect(found.join("\n")).not.toMatch(/hunter/);
+    expect(problems({ ...valid, WEBHOOK_URLS: "https://hooks.example.com/files" })).toEqual([
+      "WEBHOOK_SECRET: is required with WEBHOOK_URLS (events are signed; e.g. whsec_ and 24+ random bytes in base64)",
+    ]);
+    const events = loadConfig({ ...valid, RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:5672" }).events;
+    expect(events).toEqual({ rabbitmq: { url: "amqp://guest:guest@127.0.0.1:5672", exchange: "file.events" }, webhooks: undefined, heartbeatMs: 15_000 });
+  });
 });

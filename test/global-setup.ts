@@ -23,6 +23,12 @@ const servers: Server[] = [
     defaultPort: 6379,
     start: "start it (`redis-server --daemonize yes --bind 127.0.0.1`), or run `bash .ci/run`, which installs and starts it; another server: TEST_REDIS_URL",
   },
+  {
+    name: "RabbitMQ",
+    url: process.env.TEST_RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672",
+    defaultPort: 5672,
+    start: "start it (Debian: `rabbitmq-server -detached`), or run `bash .ci/run`, which installs and starts it; another broker: TEST_RABBITMQ_URL",
+  },
 ];
 
 function answers(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {

@@ -30,11 +30,13 @@ export class FileError extends Error {
   }
 }
 
+export type Dependency = "database" | "object store" | "event broker";
+
 /** A dependency failed; its cause is for logs, never for the caller. */
 export class DependencyUnavailableError extends FileError {
-  readonly dependency: "database" | "object store";
+  readonly dependency: Dependency;
 
-  constructor(dependency: "database" | "object store", cause: unknown) {
+  constructor(dependency: Dependency, cause: unknown) {
     super("unavailable", `${dependency} is unavailable`, { cause });
     this.name = "DependencyUnavailableError";
     this.dependency = dependency;

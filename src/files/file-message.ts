@@ -1,7 +1,7 @@
 // Persistence records → the contract's File message.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { FileSchema, FileStatus, FileStatusSchema, ProcessingStatus, ScanStatus, type File } from "../../gen/file/v1/file_service_pb.js";
+import { FileEventSchema, FileSchema, FileStatus, FileStatusSchema, ProcessingStatus, ScanStatus, type File, type FileEvent, type FileEventType } from "../../gen/file/v1/file_service_pb.js";
 import type { FileRecord, FileStatus as RecordStatus, ProcessingStatus as RecordProcessingStatus } from "../domain/file.js";
 import { purposeToProto } from "./purposes.js";
 
@@ -58,5 +58,17 @@ export function toFileMessage(record: FileRecord): File {
     processingError: record.processingError ?? "",
     // Scanning is not built yet: say so rather than leave the field unspecified.
     scanStatus: ScanStatus.NOT_SCANNED,
+  });
+}
+
+/** The event of `type` about `record` as it is after the change. */
+export function toFileEvent(type: FileEventType, record: FileRecord, eventId: string, occurredAt: Date): FileEvent {
+  return create(FileEventSchema, {
+    eventId,
+    type,
+    occurredAt: timestampFromDate(occurredAt),
+    ownerId: record.ownerId,
+    fileId: record.id,
+    file: toFileMessage(record),
   });
 }

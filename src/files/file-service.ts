@@ -3,7 +3,7 @@
 // request into domain input, calls one use case (a module of its own in this
 // folder) and encodes the domain result. Transport-agnostic: the same handlers
 // serve gRPC (services, mTLS) and Connect/gRPC-Web (browsers, JWT).
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   ConfirmFailureCode,
@@ -29,6 +29,8 @@ import { deleteFile, deleteFiles } from "./delete-files.js";
 import { listFiles } from "./list-files.js";
 import { processFile } from "./process-file.js";
 import { storeDirectUpload, type DirectUpload } from "./direct-upload.js";
+import { watchFiles, type WatchDeps } from "./watch-files.js";
+import { createChangeFeed } from "../events/change-feed.js";
 
 export type { FileServiceSettings } from "./use-case-deps.js";
 
@@ -36,6 +38,8 @@ export interface FileServiceDeps extends Omit<UseCaseDeps, "now"> {
   /** Reads for GetFile/BatchGetFiles (read-through cached when a cache is configured). */
   reads?: Pick<FileRepository, "findByIds">;
   now?: () => Date;
+  /** What WatchFiles streams: the change feed, and the heartbeat interval. */
+  watch?: Pick<WatchDeps, "feed" | "heartbeatMs">;
 }
 
 /** Ids per call for the batch RPCs that take ids. */
@@ -56,6 +60,8 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
   const ownerFor = (context: HandlerContext, ownerId: string) => resolveOwner(principalOf(context), ownerId);
   const idsOf = (fileIds: readonly string[]) => parseFileIds(fileIds, "file_ids", MAX_IDS_PER_CALL);
   const directDeps = { ...deps, limits: deps.settings };
+  // A service without events configured still streams (heartbeats only).
+  const watch = serviceDeps.watch ?? { feed: createChangeFeed(), heartbeatMs: 15_000 };
 
   /** What UploadFile and UploadFileStream share, checked before any byte is read. */
   function directUpload(meta: Omit<UploadMetadata, "$typeName" | "$unknown">, context: HandlerContext): DirectUpload {
@@ -160,10 +166,10 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
       return { file: toFileMessage(record) };
     },
 
-    // Placeholder until the events issue lands: the contract is ahead of the service.
-    // eslint-disable-next-line require-yield
-    async *watchFiles() {
-      throw new ConnectError("WatchFiles is not available yet", Code.Unimplemented);
+    async *watchFiles(req, context) {
+      const ownerId = ownerFor(context, req.ownerId);
+      const ids = req.fileIds.length === 0 ? [] : idsOf(req.fileIds);
+      yield* watchFiles({ ...watch, files: deps.files, now: deps.now }, ownerId, ids, context.signal);
     },
   };
 }
