@@ -50,6 +50,7 @@ const OBJECT_STORE_OPERATIONS: Record<Exclude<keyof ObjectStore, "close">, Opera
   get: NETWORK,
   put: NETWORK,
   delete: NETWORK,
+  move: NETWORK,
   ping: NETWORK,
 };
 

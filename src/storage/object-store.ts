@@ -88,6 +88,13 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | null>;
   /** Removes the objects (missing ones count as removed). Returns the keys that could not be removed. */
   delete(keys: readonly string[]): Promise<string[]>;
+  /**
+   * Moves an object to another key, or into another bucket of the same store
+   * (S3 only): the source is removed once the copy stands. False (and nothing
+   * done) when there is no such object. Used to quarantine bytes out of the
+   * served space.
+   */
+  move(fromKey: string, to: { key: string; bucket?: string }): Promise<boolean>;
   /** Resolves when the store (and its bucket) answers. */
   ping(): Promise<void>;
   close(): void;

@@ -227,6 +227,9 @@ describe("wrapping", () => {
     delete(keys: readonly string[]): Promise<string[]> {
       return this.#inner.delete(keys);
     }
+    move(fromKey: string, to: { key: string; bucket?: string }): Promise<boolean> {
+      return this.#inner.move(fromKey, to);
+    }
     put(input: PutObjectInput): Promise<void> {
       return this.#inner.put(input);
     }

@@ -637,6 +637,23 @@ describe("delete", () => {
   });
 });
 
+describe("move", () => {
+  it("renames an object (sidecar included) to another key, out of its folder; false for a missing one", async () => {
+    const h = await start();
+    const [from, to] = [newKey(), `quarantine/${randomUUID()}/original`];
+    const bytes = bytesOf("moved bytes");
+    await upload(h.store, from, bytes);
+    const { url } = await presignGet(h.store, from);
+    expect(await h.store.move(from, { key: to })).toBe(true);
+    expect(await h.store.head(from)).toBeNull();
+    expect((await fetch(url)).status).toBe(404); // a URL for the old key serves nothing
+    expect(await h.store.head(to)).toEqual({ size: bytes.length, md5: md5Base64(bytes) });
+    expect(await h.tree()).toEqual(storedEntries(to));
+    expect(await h.store.move(from, { key: to })).toBe(false);
+    await expect(h.store.move(to, { key: from, bucket: "elsewhere" })).rejects.toThrow(/no buckets/);
+  });
+});
+
 describe("put and get", () => {
   const MiB = 1024 * 1024;
 

@@ -24,7 +24,7 @@ let scratch: string;
 const stores: ObjectStore[] = [];
 
 beforeAll(async () => {
-  server = await startS3Server({ bucket: "files-test" });
+  server = await startS3Server({ bucket: "files-test", otherBuckets: ["quarantine-test"] });
   scratch = await mkdtemp(join(tmpdir(), "s3-store-test-"));
 });
 afterAll(async () => {
@@ -848,3 +848,20 @@ async function startCountingS3(): Promise<{
       }),
   };
 }
+
+describe("move", () => {
+  it("moves an object to another key, or into another bucket, removing the source; false for a missing one", async () => {
+    const store = makeStore();
+    const bytes = Buffer.from("eicar-like bytes");
+    await upload(store, "files/x/original", bytes);
+    expect(await store.move("files/x/original", { key: "quarantine/x/original" })).toBe(true);
+    expect(await store.head("files/x/original")).toBeNull();
+    expect(await store.get("quarantine/x/original")).toEqual(bytes);
+
+    expect(await store.move("quarantine/x/original", { key: "quarantine/x/original", bucket: "quarantine-test" })).toBe(true);
+    expect(await store.head("quarantine/x/original")).toBeNull();
+    expect(await makeStore({ bucket: "quarantine-test" }).get("quarantine/x/original")).toEqual(bytes);
+
+    expect(await store.move("files/none/original", { key: "quarantine/none/original" })).toBe(false);
+  });
+});

@@ -26,11 +26,12 @@ if (process.env.AWS_ACCESS_KEY_ID === undefined) {
   process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
 }
 
-export async function startS3Server(options: { bucket?: string } = {}): Promise<S3Server> {
+/** `otherBuckets`: made beside `bucket` (which the service uses), e.g. a quarantine bucket. */
+export async function startS3Server(options: { bucket?: string; otherBuckets?: string[] } = {}): Promise<S3Server> {
   const bucket = options.bucket ?? "test-bucket";
   const directory = await mkdtemp(join(tmpdir(), "s3rver-"));
   // Plain node runs the .ts child (type stripping); don't inherit the test runner's flags.
-  const child = fork(CHILD_SCRIPT, [directory, bucket], {
+  const child = fork(CHILD_SCRIPT, [directory, [bucket, ...(options.otherBuckets ?? [])].join(",")], {
     execArgv: [],
     // s3rver is silent; whatever reaches stderr is a crash worth seeing.
     stdio: ["ignore", "ignore", "inherit", "ipc"],

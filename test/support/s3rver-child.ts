@@ -54,7 +54,8 @@ try {
     port: 0,
     silent: true,
     directory,
-    configureBuckets: [{ name: bucket, configs: [CORS_CONFIG] }],
+    // "<bucket>[,<more buckets>]": every one configured (e.g. a quarantine bucket beside the files').
+    configureBuckets: bucket.split(",").map((name) => ({ name, configs: [CORS_CONFIG] })),
   });
   const { port } = await server.run();
   process.send({ port });

@@ -13,7 +13,7 @@
 // (disk-objects.ts), the URL format (object-urls.ts, url-signer.ts), presigned
 // request handling (presigned-requests.ts), and this module, the store itself.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, unlink } from "node:fs/promises";
+import { mkdir, open, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type {
@@ -26,6 +26,7 @@ import type {
 } from "../object-store.js";
 import {
   digestOf,
+  errorCode,
   metaPathOf,
   openObject,
   pruneEmptyDirs,
@@ -185,6 +186,28 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
         }
       }
       return failed;
+    },
+
+    async move(fromKey: string, to: { key: string; bucket?: string }): Promise<boolean> {
+      assertKey(fromKey);
+      assertKey(to.key);
+      if (to.bucket !== undefined) throw new Error("the local store has no buckets: move within it");
+      const from = pathOf(fromKey);
+      const target = pathOf(to.key);
+      try {
+        await mkdir(dirname(target), { recursive: true });
+        // One rename: the object is in one place or the other, never both, never neither.
+        await rename(from, target);
+      } catch (error) {
+        if (errorCode(error) === "ENOENT") {
+          await pruneEmptyDirs(dirname(target), root);
+          return false;
+        }
+        throw unavailable(error);
+      }
+      await rename(metaPathOf(from), metaPathOf(target)).catch(() => undefined); // a cache: recomputed when missing
+      await pruneEmptyDirs(dirname(from), root);
+      return true;
     },
 
     async ping(): Promise<void> {

@@ -2,6 +2,7 @@
 // Credentials come from the SDK's default provider chain.
 
 import {
+  CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -272,6 +273,25 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
         }
       }
       return failed;
+    },
+
+    async move(fromKey: string, to: { key: string; bucket?: string }): Promise<boolean> {
+      // CopySource is "<bucket>/<key>", the key URL-encoded segment by segment.
+      const source = `${bucket}/${fromKey.split("/").map(encodeURIComponent).join("/")}`;
+      try {
+        await client.send(new CopyObjectCommand({ Bucket: to.bucket ?? bucket, Key: to.key, CopySource: source, ServerSideEncryption: "AES256" }));
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw unavailable(error);
+      }
+      // The copy stands: removing the source may fail and be retried (moving again is idempotent).
+      try {
+        const output = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: fromKey }], Quiet: true } }));
+        if ((output.Errors ?? []).some((e) => e.Code !== "NoSuchKey")) throw new Error(`copied ${fromKey}, but could not remove it`);
+      } catch (error) {
+        throw unavailable(error);
+      }
+      return true;
     },
 
     async ping(): Promise<void> {
