@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { ConfirmFailureCode, FilePurpose, FileStatus, ProcessingStatus } from "../../gen/file/v1/file_service_pb.js";
 import { startInProcess, type InProcess } from "../support/in-process.js";
-import { fileSpec, pngLikeBytes } from "../support/upload.js";
+import { fileSpec, md5Base64, pngLikeBytes } from "../support/upload.js";
 import { htmlBytes } from "../support/images.js";
 import { rpcError } from "../support/rpc.js";
 
@@ -66,6 +66,31 @@ describe("ConfirmUpload", () => {
 
     expect((await h.put(upload, right)).ok).toBe(true);
     expect((await confirm(upload.fileId)).files[0]?.status).toBe(FileStatus.UPLOADED);
+  });
+
+  it("removes an object of another size or MD5 than declared, as a store that checks nothing would have kept it", async () => {
+    // S3-compatible stores such as s3rver check neither the signed length nor
+    // Content-MD5: write the wrong bytes straight to the key, as they would.
+    const [sized, digested] = [await reserve(pngLikeBytes(600)), await reserve(pngLikeBytes(600))];
+    const storeAsIs = async (fileId: string, bytes: Buffer) =>
+      h.objects.put({ key: `files/${fileId}/original`, body: bytes, contentType: "image/png", contentLength: bytes.length, md5: md5Base64(bytes) });
+    await storeAsIs(sized.fileId, pngLikeBytes(601));
+    await storeAsIs(digested.fileId, pngLikeBytes(600));
+
+    const { files, failures } = await confirm(sized.fileId, digested.fileId);
+    expect(files).toEqual([]);
+    expect(failures.map((f) => [f.fileId, f.code])).toEqual([
+      [sized.fileId, ConfirmFailureCode.SIZE_MISMATCH],
+      [digested.fileId, ConfirmFailureCode.MD5_MISMATCH],
+    ]);
+    expect(failures[0]!.reason).toBe(
+      `file ${sized.fileId}: 601 bytes were uploaded but 600 were declared; the upload was discarded, upload the declared bytes again`,
+    );
+    expect(failures[1]!.reason).toMatch(/the uploaded bytes do not match the declared MD5; the upload was discarded/);
+    for (const { fileId } of [sized, digested]) {
+      expect(await h.objects.head(`files/${fileId}/original`)).toBeNull();
+      expect((await h.files.findByIds(owner, [fileId]))[0]?.status).toBe("pending");
+    }
   });
 
   it("reports each id of a batch in request order: confirmed, unknown, deleted, pending", async () => {
