@@ -3,12 +3,13 @@
 // code the service answered with (as Connect names it) and the HTTP status, so
 // tests can hold the service to "a caller's garbage is the caller's fault".
 import { connect as http2Connect, type ClientHttp2Session } from "node:http2";
-import { request as http1Request } from "node:http";
+import { request as http1Request, type IncomingMessage } from "node:http";
 import { Code } from "@connectrpc/connect";
 
 export type RawProtocol = "grpc" | "grpc-web" | "connect-proto" | "connect-json";
 
 export interface RawAnswer {
+  /** 0 when a stream was still open and had not begun its response. */
   httpStatus: number;
   /** Connect's name of the code ("ok" when the call succeeded or was still streaming). */
   code: string;
@@ -118,7 +119,12 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** How long a response may stream before the call counts as accepted (server streams never end by themselves). */
+/**
+ * How long a streaming call may stay open before it counts as accepted (server
+ * streams never end by themselves), counted from the request: a Connect server
+ * stream over HTTP/1.1 sends its headers only with its first message, which for
+ * WatchFiles may be the heartbeat 15 s later.
+ */
 const STREAM_GRACE_MS = 300;
 
 /** HTTP/2 with a client certificate: the internal listener. */
@@ -151,19 +157,19 @@ export function rawH2Client(url: string, tls: { ca: string; cert: string; key: s
         let trailers: Record<string, string | string[] | undefined> = {};
         let status = 0;
         const chunks: Buffer[] = [];
-        let timer: NodeJS.Timeout | undefined;
         const finish = (open = false) => {
           clearTimeout(timer);
           resolve(answerOf(request.protocol, request.streaming, status, headers, trailers, Buffer.concat(chunks), open));
         };
+        const timer = request.streaming
+          ? setTimeout(() => {
+              stream.close();
+              finish(true);
+            }, STREAM_GRACE_MS)
+          : undefined;
         stream.on("response", (h) => {
           headers = h as typeof headers;
           status = Number(h[":status"]);
-          // A stream that is still open after a moment was accepted (e.g. Health/Watch).
-          timer = setTimeout(() => {
-            stream.close();
-            finish(true);
-          }, STREAM_GRACE_MS);
         });
         stream.on("trailers", (t) => (trailers = t as typeof trailers));
         stream.on("data", (d: Buffer) => chunks.push(d));
@@ -184,6 +190,13 @@ export function rawH2Client(url: string, tls: { ca: string; cert: string; key: s
 /** HTTP/1.1: the public listener. */
 export function rawH1Call(baseUrl: string, request: RawRequest): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (answer: RawAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(answer);
+    };
     const req = http1Request(
       new URL(request.path, baseUrl),
       {
@@ -195,24 +208,26 @@ export function rawH1Call(baseUrl: string, request: RawRequest): Promise<RawAnsw
         },
       },
       (res) => {
+        response = res;
         const chunks: Buffer[] = [];
-        let settled = false;
-        const done = (open = false) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(answerOf(request.protocol, request.streaming, res.statusCode ?? 0, res.headers, res.trailers ?? {}, Buffer.concat(chunks), open));
-        };
-        const timer = setTimeout(() => {
-          done(true);
-          res.destroy();
-        }, STREAM_GRACE_MS);
+        answer = (open = false) =>
+          answerOf(request.protocol, request.streaming, res.statusCode ?? 0, res.headers, res.trailers ?? {}, Buffer.concat(chunks), open);
         res.on("data", (d: Buffer) => chunks.push(d));
-        res.on("end", () => done());
-        res.on("error", () => done());
+        res.on("end", () => settle(answer()));
+        res.on("error", () => settle(answer()));
       },
     );
-    req.on("error", reject);
+    let response: IncomingMessage | undefined;
+    // Before the response begins, an open stream has answered nothing: status 0, "ok".
+    let answer = (_open?: boolean): RawAnswer => ({ httpStatus: 0, code: "ok", message: "" });
+    const timer = request.streaming
+      ? setTimeout(() => {
+          settle(answer(true));
+          response?.destroy();
+          req.destroy();
+        }, STREAM_GRACE_MS)
+      : undefined;
+    req.on("error", (e) => (settled ? undefined : reject(e)));
     req.end(request.body);
   });
 }
