@@ -1,9 +1,9 @@
 // WatchFiles: what happens to an owner's files, as a stream. First a CURRENT
 // event for each named file that exists (so a watcher that starts late misses
-// nothing), then every event of the change feed about those files (or all the
-// owner's files when none are named), and a heartbeat while nothing else is
-// sent, so proxies keep the stream open. Ends when the caller leaves or the
-// server stops (the signal).
+// nothing; a heartbeat at once when there is none), then every event of the
+// change feed about those files (or all the owner's files when none are
+// named), and a heartbeat while nothing else is sent, so proxies keep the
+// stream open. Ends when the caller leaves or the server stops (the signal).
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { v7 as uuidv7 } from "uuid";
 import type { WatchFilesResponse } from "../../gen/file/v1/file_service_pb.js";
@@ -52,12 +52,17 @@ export async function* watchFiles(
   };
   signal.addEventListener("abort", onAbort, { once: true });
   try {
+    let sent = 0;
     if (fileIds.length > 0) {
       const now = deps.now();
       for (const record of await deps.files.findByIds(ownerId, fileIds)) {
         yield { kind: { case: "event", value: toFileEvent(FileEventType.CURRENT, record, uuidv7(), now) } };
+        sent++;
       }
     }
+    // Nothing to tell yet: a heartbeat now, so the caller (and any proxy) sees
+    // the stream open at once rather than at the first change.
+    if (sent === 0) yield { kind: { case: "heartbeat", value: timestampFromDate(deps.now()) } };
     while (!signal.aborted) {
       if (overflowed) throw new FileError("unavailable", `the watch fell more than ${MAX_QUEUED} events behind: watch again`);
       const event = queue.shift();
