@@ -100,6 +100,11 @@ const schema = z.object({
   ),
   WEBHOOK_MAX_ATTEMPTS: int(1, 100, 8),
   WATCH_HEARTBEAT_MS: int(100, 600_000, 15_000),
+  CLAMD_URL: optional.refine((v) => v === undefined || /^tcp:\/\/[^/:]+:\d+\/?$/.test(v), "must be tcp://host:port (clamd's TCPSocket)"),
+  // clamd's own default StreamMaxLength; keep the two equal.
+  CLAMD_STREAM_MAX_BYTES: int(1, 4 * 1024 * MIB, 25 * MIB),
+  QUARANTINE_BUCKET: optional,
+  SCAN_ALLOW_UNSCANNED: bool(false),
   METRICS_TOKEN: optional,
 });
 
@@ -119,6 +124,9 @@ function crossChecks(env: NodeJS.ProcessEnv): string[] {
       problems.push(`${name}: is required when any TLS_ file is given (without them, a dev PKI is created)`);
     }
     if (!set("ALLOWED_CLIENTS")) problems.push("ALLOWED_CLIENTS: must name at least one client service");
+  }
+  if (set("QUARANTINE_BUCKET") && !set("S3_BUCKET")) {
+    problems.push("QUARANTINE_BUCKET: needs S3 (S3_BUCKET); on local disk quarantined files move to quarantine/ beside the others");
   }
   if (set("WEBHOOK_URLS") && !set("WEBHOOK_SECRET")) {
     problems.push("WEBHOOK_SECRET: is required with WEBHOOK_URLS (events are signed; e.g. whsec_ and 24+ random bytes in base64)");
@@ -220,6 +228,15 @@ export interface Config {
     /** How long a WatchFiles stream may stay silent before a heartbeat. */
     heartbeatMs: number;
   };
+  /** Malware scanning; none: files are served unscanned (scan status NOT_SCANNED). */
+  scanning?: {
+    clamdUrl: string;
+    streamMaxBytes: number;
+    /** Quarantined bytes go to this bucket (S3); else to quarantine/<id>/ in the files' bucket. */
+    quarantineBucket?: string;
+    /** Serve files whose scan has not concluded (off: fail closed). */
+    allowUnscanned: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -315,6 +332,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
       heartbeatMs: e.WATCH_HEARTBEAT_MS,
     },
+    scanning: e.CLAMD_URL
+      ? {
+          clamdUrl: e.CLAMD_URL,
+          streamMaxBytes: e.CLAMD_STREAM_MAX_BYTES,
+          quarantineBucket: e.QUARANTINE_BUCKET,
+          allowUnscanned: e.SCAN_ALLOW_UNSCANNED,
+        }
+      : undefined,
   };
 }
 

@@ -30,7 +30,7 @@ export class FileError extends Error {
   }
 }
 
-export type Dependency = "database" | "object store" | "event broker";
+export type Dependency = "database" | "object store" | "event broker" | "malware scanner";
 
 /** A dependency failed; its cause is for logs, never for the caller. */
 export class DependencyUnavailableError extends FileError {
