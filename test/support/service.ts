@@ -11,7 +11,7 @@ import { FileService } from "../../gen/file/v1/file_service_pb.js";
 import { loadConfig } from "../../src/config.js";
 import { createApp, type App } from "../../src/app.js";
 import { openBackends } from "../../src/backends.js";
-import { createLogger } from "../../src/observability/logger.js";
+import { createLogger, type Logger } from "../../src/observability/logger.js";
 import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
 import type { ObjectStore } from "../../src/storage/object-store.js";
@@ -69,6 +69,8 @@ export interface StartOptions {
   db?: TestDatabase;
   s3?: S3Server;
   pki?: Pki;
+  /** The service's logger (default: one at TEST_LOG_LEVEL, silent), e.g. to see when it refused a call. */
+  log?: Logger;
 }
 
 export async function createPki(): Promise<Pki> {
@@ -144,7 +146,7 @@ export async function startTestService(options: StartOptions = {}): Promise<Test
     ...options.env,
   });
   if (config.database.kind !== "mysql" || config.objects.kind !== "s3") throw new Error("the harness runs on MySQL and S3");
-  const app: App = await createApp(config, await openBackends(config), createLogger(config.logLevel));
+  const app: App = await createApp(config, await openBackends(config), options.log ?? createLogger(config.logLevel));
   const { grpcPort, httpPort } = await app.listen();
   // Health answers from the last probe: wait for the first one, so tests see the real state.
   await app.monitor.check();
