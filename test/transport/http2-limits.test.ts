@@ -11,16 +11,31 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { startTestService, type TestService } from "../support/service.js";
+import { rm } from "node:fs/promises";
+import { createPki, startTestService, type Pki, type TestService } from "../support/service.js";
 
 const LIMIT = 8;
 let svc: TestService;
+let pki: Pki;
 beforeAll(async () => {
-  svc = await startTestService({ env: { HTTP2_MAX_CONCURRENT_STREAMS: String(LIMIT) } });
+  pki = await createPki();
+  // The public listener speaks HTTP/2 only over TLS: give it the server certificate too.
+  svc = await startTestService({
+    pki,
+    env: { HTTP2_MAX_CONCURRENT_STREAMS: String(LIMIT), PUBLIC_TLS_CERT_FILE: pki.paths.serverCert, PUBLIC_TLS_KEY_FILE: pki.paths.serverKey },
+  });
 });
 afterAll(async () => {
   await svc?.stop();
+  if (pki) await rm(pki.dir, { recursive: true, force: true });
 });
+
+/** How a raw client reaches each listener: the internal one wants a client certificate. */
+const listeners = {
+  internal: () => ({ url: svc.grpcUrl, tls: { ca: svc.pki.ca, cert: svc.pki.hangout.cert, key: svc.pki.hangout.key } }),
+  public: () => ({ url: svc.httpUrl, tls: { ca: svc.pki.ca } }),
+};
+type ListenerName = keyof typeof listeners;
 
 const FRAME = { DATA: 0x0, HEADERS: 0x1, RST_STREAM: 0x3, SETTINGS: 0x4, GOAWAY: 0x7 } as const;
 const REFUSED_STREAM = 0x7;
@@ -65,9 +80,10 @@ function frameReader(socket: TLSSocket): Received[] {
   return frames;
 }
 
-describe("HTTP/2 concurrent streams", () => {
-  it("advertises the limit on the internal listener", async () => {
-    const session = http2Connect(svc.grpcUrl, { ca: svc.pki.ca, cert: svc.pki.hangout.cert, key: svc.pki.hangout.key });
+describe.each(Object.keys(listeners) as ListenerName[])("HTTP/2 concurrent streams on the %s listener", (listener) => {
+  it("advertises the limit", async () => {
+    const { url, tls } = listeners[listener]();
+    const session = http2Connect(url, tls);
     try {
       await once(session, "remoteSettings");
       expect(session.remoteSettings.maxConcurrentStreams).toBe(LIMIT);
@@ -81,8 +97,8 @@ describe("HTTP/2 concurrent streams", () => {
   // the streams while its settings are not yet acknowledged, and ends the
   // connection of a client that acknowledged the limit and broke it anyway.
   it("refuses the streams past the limit, and keeps answering others", async () => {
-    const { frames, ids, done } = await openStreams({ acknowledge: false, count: LIMIT + 6 });
-    await expectOthersServed();
+    const { frames, ids, done } = await openStreams(listener, { acknowledge: false, count: LIMIT + 6 });
+    await expectOthersServed(listener);
     await done((f) => refused(f).length + answered(f).size >= ids.length);
     expect(frames.find((f) => f.type === FRAME.GOAWAY)).toBeUndefined();
     expect(answered(frames).size).toBe(LIMIT);
@@ -90,8 +106,8 @@ describe("HTTP/2 concurrent streams", () => {
   });
 
   it("closes the connection of a client that acknowledged the limit and broke it, and keeps answering others", async () => {
-    const { frames, done } = await openStreams({ acknowledge: true, count: LIMIT + 1 });
-    await expectOthersServed();
+    const { frames, done } = await openStreams(listener, { acknowledge: true, count: LIMIT + 1 });
+    await expectOthersServed(listener);
     await done((f) => f.some((x) => x.type === FRAME.GOAWAY));
     const goaway = frames.find((f) => f.type === FRAME.GOAWAY)!;
     expect(goaway.payload.readUInt32BE(4)).toBe(PROTOCOL_ERROR);
@@ -103,15 +119,14 @@ const PROTOCOL_ERROR = 0x1;
 const refused = (frames: Received[]) => frames.filter((f) => f.type === FRAME.RST_STREAM && f.payload.readUInt32BE(0) === REFUSED_STREAM);
 const answered = (frames: Received[]) => new Set(frames.filter((f) => f.type === FRAME.HEADERS).map((f) => f.streamId));
 
-/** A raw connection to the internal listener that opens `count` Health/Watch streams at once. */
-async function openStreams(options: { acknowledge: boolean; count: number }) {
+/** A raw connection to a listener that opens `count` Health/Watch streams at once. */
+async function openStreams(listener: ListenerName, options: { acknowledge: boolean; count: number }) {
+  const { url, tls } = listeners[listener]();
   const socket = tlsConnect({
     host: "127.0.0.1",
-    port: svc.grpcPort,
+    port: Number(new URL(url).port),
     servername: "localhost",
-    ca: svc.pki.ca,
-    cert: svc.pki.hangout.cert,
-    key: svc.pki.hangout.key,
+    ...tls,
     ALPNProtocols: ["h2"],
   });
   await once(socket, "secureConnect");
@@ -150,10 +165,11 @@ async function openStreams(options: { acknowledge: boolean; count: number }) {
 }
 
 /** A normal client on its own connection is served meanwhile. */
-async function expectOthersServed() {
-  const sessionManager = new Http2SessionManager(svc.grpcUrl, undefined, { ca: svc.pki.ca, cert: svc.pki.hangout.cert, key: svc.pki.hangout.key });
+async function expectOthersServed(listener: ListenerName) {
+  const { url, tls } = listeners[listener]();
+  const sessionManager = new Http2SessionManager(url, undefined, tls);
   try {
-    const health = createClient(Health, createGrpcTransport({ baseUrl: svc.grpcUrl, sessionManager }));
+    const health = createClient(Health, createGrpcTransport({ baseUrl: url, sessionManager }));
     expect((await health.check({})).status).toBeDefined();
   } finally {
     sessionManager.abort();
