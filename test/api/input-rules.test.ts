@@ -170,15 +170,25 @@ describe("enum names in Connect JSON", () => {
     }
   });
 
-  it("refuses a short or unknown name, naming the valid ones", async () => {
+  it("refuses a short or unknown name, naming the field and the valid names", async () => {
     const res = await post("GenerateUploadURLs", { files: [file("PROFILE_PICTURE")] });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("invalid_argument");
     expect(res.body.message).toBe(
-      '"PROFILE_PICTURE" is not a file.v1.FilePurpose: use one of FILE_PURPOSE_UNSPECIFIED, FILE_PURPOSE_PROFILE_PICTURE, ' +
+      'files[0].purpose: "PROFILE_PICTURE" is not a file.v1.FilePurpose: use one of FILE_PURPOSE_UNSPECIFIED, FILE_PURPOSE_PROFILE_PICTURE, ' +
         "FILE_PURPOSE_COVER_PHOTO, FILE_PURPOSE_POST_ATTACHMENT, FILE_PURPOSE_MESSAGE_ATTACHMENT, FILE_PURPOSE_STORY, FILE_PURPOSE_AVATAR, or its number",
     );
     expect(await rowCount("json-enums")).toBe(2); // only the two accepted above
+  });
+
+  it("names the very field among several, however deep", async () => {
+    const res = await post("GenerateUploadURLs", { files: [file("FILE_PURPOSE_AVATAR"), file("FILE_PURPOSE_AVATAR"), file("avatar")] });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/^files\[2\]\.purpose: "avatar" is not a file\.v1\.FilePurpose: use one of FILE_PURPOSE_UNSPECIFIED, /);
+    const status = await post("ListFiles", { status: "UPLOADED" });
+    expect(status.status).toBe(400);
+    expect(status.body.message).toMatch(/^status: "UPLOADED" is not a file\.v1\.FileStatus: use one of FILE_STATUS_UNSPECIFIED, FILE_STATUS_PENDING, /);
+    expect(await rowCount("json-enums")).toBe(2);
   });
 
   it("refuses an unknown number, naming the valid names", async () => {
