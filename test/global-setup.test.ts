@@ -11,6 +11,7 @@ describe("the test run's preflight", () => {
   it.each([
     ["Redis", "TEST_REDIS_URL", (port: number) => `redis://127.0.0.1:${port}`],
     ["MariaDB/MySQL", "TEST_DATABASE_ADMIN_URL", (port: number) => `mysql://root@127.0.0.1:${port}/test`],
+    ["RabbitMQ", "TEST_RABBITMQ_URL", (port: number) => `amqp://guest:guest@127.0.0.1:${port}`],
   ])("names a missing %s and how to start it", async (name, variable, url) => {
     const port = await freePort(); // nothing listens there
     const failed = await run("npx", ["vitest", "run", "test/config.test.ts"], {

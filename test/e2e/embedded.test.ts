@@ -32,8 +32,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "fs-embedded-"));
   // The printed commands use `npx buf` from the project, as a person in the repo would.
   await symlink(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"));
-  // The README's walk-through uploads the picture the repository ships.
-  await symlink(join(REPO_ROOT, "examples"), join(dir, "examples"));
+  // The README's walk-through uploads the picture the repository ships, and
+  // `npm run token` runs where `npm start` ran, as in a clone.
+  for (const entry of ["examples", "package.json", "tsconfig.json", "scripts", "src", "gen"]) {
+    await symlink(join(REPO_ROOT, entry), join(dir, entry));
+  }
   [grpcPort, httpPort] = [await freePort(), await freePort()];
   service = startServiceProcess({
     cwd: dir,
@@ -192,8 +195,8 @@ describe("npm start with no settings", () => {
   });
 
   // These upload more files: after the tests that count what was uploaded.
-  it("mints a working token for any user with `npm run token -- <user>`, from the dev secret it finds under DATA_DIR", async () => {
-    const { stdout } = await sh("npm run -s token -- alice", { cwd: REPO_ROOT, env: { ...process.env, DATA_DIR: join(dir, "data") } });
+  it("mints a working token for any user with `npm run token -- <user>` and no settings, from the dev secret under DATA_DIR", async () => {
+    const { stdout } = await sh("npm run -s token -- alice", { cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
     const token = stdout.trim();
     const alice = createClient(
       FileService,
