@@ -17,13 +17,14 @@ import { freePort, REPO_ROOT } from "../support/service-process.js";
 const children: ChildProcess[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) child.kill("SIGTERM");
+  // npx → tsx → node: the whole group, or the example outlives the test.
+  for (const child of children.splice(0)) if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, "SIGTERM");
   for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
 });
 
 /** `npx tsx examples/<name>.ts` from the repository root, its output collected. */
 function runExample(name: string, env: Record<string, string>) {
-  const child = spawn("npx", ["tsx", `examples/${name}.ts`], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+  const child = spawn("npx", ["tsx", `examples/${name}.ts`], { cwd: REPO_ROOT, env: { ...process.env, ...env }, detached: true });
   children.push(child);
   let output = "";
   child.stdout.on("data", (d) => (output += d));
