@@ -8,6 +8,7 @@ import type { FileRecord, VariantRecord } from "../../src/domain/file.js";
 const FILE_SQL =
   "SELECT f.id, f.owner_id, f.filename, f.content_type, f.size_bytes, f.md5, f.status, f.object_key, f.created_at, " +
   "f.uploaded_at, f.deleted_at, f.purpose, f.sha256, f.width, f.height, f.blurhash, f.processing_status, f.processing_error, " +
+  "f.scan_status, f.scan_signature, f.scan_error, f.scanned_at, f.upload_expires_at, " +
   "v.name, v.width, v.height, v.content_type, v.size_bytes, v.object_key " +
   "FROM files f LEFT JOIN file_variants v ON v.file_id = f.id WHERE f.owner_id = ? AND f.id = ? ORDER BY v.name";
 
@@ -23,8 +24,8 @@ export function createLookup(databaseUrl: string) {
       if (r === undefined) return undefined;
       const variants: VariantRecord[] = [];
       for (const v of rows) {
-        if (v[18] !== null) {
-          variants.push({ name: v[18], width: v[19], height: v[20], contentType: v[21], sizeBytes: Number(v[22]), objectKey: v[23] });
+        if (v[23] !== null) {
+          variants.push({ name: v[23], width: v[24], height: v[25], contentType: v[26], sizeBytes: Number(v[27]), objectKey: v[28] });
         }
       }
       return {
@@ -46,6 +47,11 @@ export function createLookup(databaseUrl: string) {
         blurhash: r[15],
         processingStatus: r[16],
         processingError: r[17],
+        scanStatus: r[18],
+        scanSignature: r[19],
+        scanError: r[20],
+        scannedAt: r[21],
+        uploadExpiresAt: r[22],
         variants,
       };
     },

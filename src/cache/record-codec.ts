@@ -6,9 +6,9 @@
 // until the cache handles it. Bump FORMAT when a field's meaning changes
 // without its type changing.
 import { z } from "zod";
-import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, type FileRecord } from "../domain/file.js";
+import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, SCAN_STATUSES, type FileRecord } from "../domain/file.js";
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 const epochMs = z.number().refine(Number.isFinite).transform((ms) => new Date(ms));
 
@@ -40,6 +40,11 @@ const record = z.object({
   blurhash: z.string().nullable(),
   processingStatus: z.enum(PROCESSING_STATUSES),
   processingError: z.string().nullable(),
+  scanStatus: z.enum(SCAN_STATUSES),
+  scanSignature: z.string().nullable(),
+  scanError: z.string().nullable(),
+  scannedAt: epochMs.nullable(),
+  uploadExpiresAt: epochMs.nullable(),
   variants: z.array(variant),
 });
 
@@ -58,6 +63,8 @@ export function encodeRecord(value: FileRecord): string {
     createdAt: value.createdAt.getTime(),
     uploadedAt: value.uploadedAt?.getTime() ?? null,
     deletedAt: value.deletedAt?.getTime() ?? null,
+    scannedAt: value.scannedAt?.getTime() ?? null,
+    uploadExpiresAt: value.uploadExpiresAt?.getTime() ?? null,
   };
   return JSON.stringify({ v: FORMAT, r });
 }

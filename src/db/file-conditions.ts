@@ -3,6 +3,7 @@
 // columns; only the query builders and result shapes differ).
 import { and, eq, inArray, lt, lte, ne, sql, type AnyColumn, type SQL } from "drizzle-orm";
 import type { FileRecord, FileStatus, ListFilesQuery, ProcessingClaim, ProcessingRequest, ProcessingResult, VariantRecord } from "../domain/file.js";
+import { FILE_STATUSES } from "../domain/file.js";
 
 export interface FileColumns {
   id: AnyColumn;
@@ -186,7 +187,7 @@ export function withVariants(
 
 /** GROUP BY rows → every status, 0 where a status has no rows (and so no group). */
 export function countsByStatus(rows: ReadonlyArray<{ status: FileStatus; count: number }>): Record<FileStatus, number> {
-  const counts: Record<FileStatus, number> = { pending: 0, uploaded: 0, deleted: 0 };
+  const counts = Object.fromEntries(FILE_STATUSES.map((s) => [s, 0])) as Record<FileStatus, number>;
   for (const row of rows) counts[row.status] = row.count;
   return counts;
 }

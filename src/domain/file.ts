@@ -3,7 +3,9 @@
 // them to the contract's messages (files/file-message.ts). The closed sets are
 // listed once, here: the schemas' enums and the cache's codec read them.
 
-export const FILE_STATUSES = ["pending", "uploaded", "deleted"] as const;
+// expired: never confirmed within its upload window (plus grace); quarantined: a
+// malware scan found something; missing: reconciliation found its bytes gone.
+export const FILE_STATUSES = ["pending", "uploaded", "deleted", "expired", "quarantined", "missing"] as const;
 export type FileStatus = (typeof FILE_STATUSES)[number];
 
 export const FILE_PURPOSES = [
@@ -19,6 +21,10 @@ export type FilePurpose = (typeof FILE_PURPOSES)[number];
 
 export const PROCESSING_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"] as const;
 export type ProcessingStatus = (typeof PROCESSING_STATUSES)[number];
+
+/** not_scanned: no scanner configured (or the file predates it); error: a permanent scan failure. */
+export const SCAN_STATUSES = ["not_scanned", "pending", "clean", "infected", "error"] as const;
+export type ScanStatus = (typeof SCAN_STATUSES)[number];
 
 export interface VariantRecord {
   /** "thumb", "medium", "large". */
@@ -52,6 +58,14 @@ export interface FileRecord {
   blurhash: string | null;
   processingStatus: ProcessingStatus;
   processingError: string | null;
+  scanStatus: ScanStatus;
+  /** The malware signature found, when infected. */
+  scanSignature: string | null;
+  /** Why the file could not be scanned, when the scan status is error. */
+  scanError: string | null;
+  scannedAt: Date | null;
+  /** For a pending file: when its upload URL expires (stored, so a changed setting never moves it). */
+  uploadExpiresAt: Date | null;
   /** In a stable order (by name). */
   variants: VariantRecord[];
 }

@@ -2,13 +2,16 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { FileEventSchema, FileSchema, FileStatus, FileStatusSchema, ProcessingStatus, ScanStatus, type File, type FileEvent, type FileEventType } from "../../gen/file/v1/file_service_pb.js";
-import type { FileRecord, FileStatus as RecordStatus, ProcessingStatus as RecordProcessingStatus } from "../domain/file.js";
+import type { FileRecord, FileStatus as RecordStatus, ProcessingStatus as RecordProcessingStatus, ScanStatus as RecordScanStatus } from "../domain/file.js";
 import { purposeToProto } from "./purposes.js";
 
 const STATUS: Record<RecordStatus, FileStatus> = {
   pending: FileStatus.PENDING,
   uploaded: FileStatus.UPLOADED,
   deleted: FileStatus.DELETED,
+  expired: FileStatus.EXPIRED,
+  quarantined: FileStatus.QUARANTINED,
+  missing: FileStatus.MISSING,
 };
 
 const PROCESSING: Record<RecordProcessingStatus, ProcessingStatus> = {
@@ -17,6 +20,14 @@ const PROCESSING: Record<RecordProcessingStatus, ProcessingStatus> = {
   completed: ProcessingStatus.COMPLETED,
   failed: ProcessingStatus.FAILED,
   cancelled: ProcessingStatus.CANCELLED,
+};
+
+const SCAN: Record<RecordScanStatus, ScanStatus> = {
+  not_scanned: ScanStatus.NOT_SCANNED,
+  pending: ScanStatus.PENDING,
+  clean: ScanStatus.CLEAN,
+  infected: ScanStatus.INFECTED,
+  error: ScanStatus.ERROR,
 };
 
 export function statusFromProto(status: FileStatus): RecordStatus | undefined {
@@ -56,8 +67,11 @@ export function toFileMessage(record: FileRecord): File {
     })),
     processingStatus: PROCESSING[record.processingStatus],
     processingError: record.processingError ?? "",
-    // Scanning is not built yet: say so rather than leave the field unspecified.
-    scanStatus: ScanStatus.NOT_SCANNED,
+    scanStatus: SCAN[record.scanStatus],
+    scanSignature: record.scanSignature ?? "",
+    scanError: record.scanError ?? "",
+    scannedAt: record.scannedAt ? timestampFromDate(record.scannedAt) : undefined,
+    uploadExpiresAt: record.uploadExpiresAt ? timestampFromDate(record.uploadExpiresAt) : undefined,
   });
 }
 

@@ -294,7 +294,7 @@ describe("invalidatingRepository", () => {
     const { extra } = writes as FakeRepository;
     expect(extra()).toBe("extra:true");
     expect(writes.markUploaded).toBe(writes.markUploaded);
-    expect(await writes.countByStatus()).toEqual({ pending: 0, uploaded: 1, deleted: 0 });
+    expect(await writes.countByStatus()).toMatchObject({ pending: 0, uploaded: 1, deleted: 0 });
     expect(repo.calls.countByStatus).toBe(1);
   });
 });

@@ -233,7 +233,7 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
       it("reports every status, as 0, on an empty database", async () => {
         const empty = await contract.open();
         try {
-          expect(await empty.repo.countByStatus()).toEqual({ pending: 0, uploaded: 0, deleted: 0 });
+          expect(await empty.repo.countByStatus()).toEqual({ pending: 0, uploaded: 0, deleted: 0, expired: 0, quarantined: 0, missing: 0 });
         } finally {
           await empty.close();
         }
@@ -255,6 +255,9 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
           pending: before.pending + 2, // a4, b2
           uploaded: before.uploaded + 2, // a1, b1
           deleted: before.deleted + 2, // a2, a3
+          expired: before.expired,
+          quarantined: before.quarantined,
+          missing: before.missing,
         });
       });
     });

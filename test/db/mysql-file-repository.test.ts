@@ -83,6 +83,8 @@ describe("MySQL only", () => {
           "files.object_key": "utf8mb4_bin",
           "files.owner_id": "utf8mb4_bin",
           "files.processing_error": "utf8mb4_bin",
+          "files.scan_error": "utf8mb4_bin",
+          "files.scan_signature": "utf8mb4_bin",
           "files.processing_locked_by": "utf8mb4_bin",
           "files.sha256": "ascii_bin",
         });

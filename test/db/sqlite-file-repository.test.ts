@@ -247,7 +247,7 @@ describe("SQLite only", () => {
       );
       // Interactive transactions across awaits would busy-wait here for seconds, then fail.
       expect(performance.now() - started).toBeLessThan(5_000);
-      const expected: Record<FileStatus, number> = { pending: 50, uploaded: 50, deleted: 50 };
+      const expected: Record<FileStatus, number> = { pending: 50, uploaded: 50, deleted: 50, expired: 0, quarantined: 0, missing: 0 };
       expect(await repo.countByStatus()).toEqual(expected);
     });
 

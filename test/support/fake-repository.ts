@@ -6,6 +6,7 @@
 // after applying it (a commit whose answer was lost).
 import type { FileRecord, FileStatus, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest } from "../../src/domain/file.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
+import { FILE_STATUSES } from "../../src/domain/file.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import { unprocessed } from "./records.js";
 
@@ -177,6 +178,11 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
             blurhash: null,
             processingStatus: queued.status,
             processingError: null,
+            scanStatus: "not_scanned",
+            scanSignature: null,
+            scanError: null,
+            scannedAt: null,
+            uploadExpiresAt: null,
             variants: [],
           },
           { ...queued.queue, dedupSha256: sha256 },
@@ -231,7 +237,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
 
     countByStatus: () =>
       call("countByStatus", () => {
-        const counts: Record<FileStatus, number> = { pending: 0, uploaded: 0, deleted: 0 };
+        const counts = Object.fromEntries(FILE_STATUSES.map((s) => [s, 0])) as Record<FileStatus, number>;
         for (const r of records.values()) counts[r.status]++;
         return counts;
       }),

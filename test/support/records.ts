@@ -31,6 +31,11 @@ export const unprocessed = {
   blurhash: null,
   processingStatus: "pending",
   processingError: null,
+  scanStatus: "not_scanned",
+  scanSignature: null,
+  scanError: null,
+  scannedAt: null,
+  uploadExpiresAt: null,
   variants: [],
 } as const;
 
@@ -97,6 +102,11 @@ export function fullRecord(ownerId: string, overrides: Partial<FileRecord> = {})
     blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
     processingStatus: "completed",
     processingError: null,
+    scanStatus: "not_scanned",
+    scanSignature: null,
+    scanError: null,
+    scannedAt: null,
+    uploadExpiresAt: null,
     variants: [
       { name: "large", width: 1600, height: 1200, contentType: "image/webp", sizeBytes: 210_000, objectKey: `${ownerId}/${id}/large.webp` },
       { name: "medium", width: 800, height: 600, contentType: "image/webp", sizeBytes: 61_000, objectKey: `${ownerId}/${id}/medium.webp` },

@@ -188,6 +188,7 @@ const joinedColumns = [
   files.id, files.ownerId, files.filename, files.contentType, files.sizeBytes, files.md5, files.status, files.objectKey,
   files.createdAt, files.uploadedAt, files.deletedAt, files.purpose, files.sha256, files.width, files.height,
   files.blurhash, files.processingStatus, files.processingError,
+  files.scanStatus, files.scanSignature, files.scanError, files.scannedAt, files.uploadExpiresAt,
   fileVariants.name, fileVariants.width, fileVariants.height, fileVariants.contentType, fileVariants.sizeBytes,
   fileVariants.objectKey,
 ] as const;
@@ -196,6 +197,7 @@ type JoinedRow = [
   ...[string, string, string, string, number, string, FileRecord["status"], string],
   ...[Date, Date | null, Date | null, FileRecord["purpose"], string | null, number | null, number | null],
   ...[string | null, FileRecord["processingStatus"], string | null],
+  ...[FileRecord["scanStatus"], string | null, string | null, Date | null, Date | null],
   ...[string | null, number, number, string, number, string],
 ];
 
@@ -224,19 +226,24 @@ function recordsFromJoinedRows(rows: readonly JoinedRow[]): FileRecord[] {
         blurhash: row[15],
         processingStatus: row[16],
         processingError: row[17],
+        scanStatus: row[18],
+        scanSignature: row[19],
+        scanError: row[20],
+        scannedAt: row[21],
+        uploadExpiresAt: row[22],
         variants: [],
       };
       records.push(current);
     }
     // A file without variants has one row, its variant columns NULL.
-    if (row[18] !== null) {
+    if (row[23] !== null) {
       current.variants.push({
-        name: row[18],
-        width: row[19],
-        height: row[20],
-        contentType: row[21],
-        sizeBytes: Number(row[22]),
-        objectKey: row[23],
+        name: row[23],
+        width: row[24],
+        height: row[25],
+        contentType: row[26],
+        sizeBytes: Number(row[27]),
+        objectKey: row[28],
       });
     }
   }

@@ -12,7 +12,7 @@ import {
   primaryKey,
   uniqueIndex,
 } from "drizzle-orm/mysql-core";
-import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, type FileRecord, type VariantRecord } from "../../domain/file.js";
+import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, SCAN_STATUSES, type FileRecord, type VariantRecord } from "../../domain/file.js";
 
 // drizzle's mysql-core cannot set a column charset, so these spell it out: the
 // result must not depend on the server's or database's defaults, and every
@@ -33,6 +33,7 @@ const utf8Varchar = customType<{ data: string; driverData: string; config: { len
 export const fileStatuses = FILE_STATUSES;
 export const filePurposes = FILE_PURPOSES;
 export const processingStatuses = PROCESSING_STATUSES;
+export const scanStatuses = SCAN_STATUSES;
 
 // datetime mode "date" is UTC both ways whatever the process TZ: drizzle writes
 // Date#toISOString() digits and its mysql2 session reads DATETIME as a string
@@ -74,6 +75,11 @@ export const files = mysqlTable(
     processingLockedBy: utf8Varchar("processing_locked_by", { length: 64 }),
     processingLockedUntil: timestamp("processing_locked_until"),
     processingWebpQuality: int("processing_webp_quality"),
+    scanStatus: mysqlEnum("scan_status", scanStatuses).notNull().default("not_scanned"),
+    scanSignature: utf8Varchar("scan_signature", { length: 255 }),
+    scanError: utf8Varchar("scan_error", { length: 1000 }),
+    scannedAt: timestamp("scanned_at"),
+    uploadExpiresAt: timestamp("upload_expires_at"),
   },
   (t) => [
     // Serves list(): owner's rows walked backwards by id, status filtered on the way.
@@ -124,6 +130,11 @@ export const fileRecordColumns = {
   blurhash: files.blurhash,
   processingStatus: files.processingStatus,
   processingError: files.processingError,
+  scanStatus: files.scanStatus,
+  scanSignature: files.scanSignature,
+  scanError: files.scanError,
+  scannedAt: files.scannedAt,
+  uploadExpiresAt: files.uploadExpiresAt,
 };
 
 /** The columns of files that make a ProcessingJob. */

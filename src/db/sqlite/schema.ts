@@ -13,12 +13,13 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/sqlite-core";
-import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, type FileRecord, type VariantRecord } from "../../domain/file.js";
+import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, SCAN_STATUSES, type FileRecord, type VariantRecord } from "../../domain/file.js";
 
 // The enums' members are the domain's lists (domain/file.ts).
 const fileStatuses = FILE_STATUSES;
 const filePurposes = FILE_PURPOSES;
 const processingStatuses = PROCESSING_STATUSES;
+const scanStatuses = SCAN_STATUSES;
 
 // Milliseconds since the epoch in an INTEGER: exact round-trip of a JS Date, no
 // time zone or text format involved.
@@ -69,6 +70,11 @@ export const files = sqliteTable(
     processingLockedBy: text("processing_locked_by"),
     processingLockedUntil: timestamp("processing_locked_until"),
     processingWebpQuality: integer("processing_webp_quality", { mode: "number" }),
+    scanStatus: text("scan_status", { enum: scanStatuses }).notNull().default("not_scanned"),
+    scanSignature: text("scan_signature"),
+    scanError: text("scan_error"),
+    scannedAt: timestamp("scanned_at"),
+    uploadExpiresAt: timestamp("upload_expires_at"),
   },
   (t) => [
     // Serves list(): owner's rows walked backwards by id, status filtered on the way.
@@ -80,6 +86,7 @@ export const files = sqliteTable(
     check("files_status_check", oneOf(t.status, fileStatuses)),
     check("files_purpose_check", oneOf(t.purpose, filePurposes)),
     check("files_processing_status_check", oneOf(t.processingStatus, processingStatuses)),
+    check("files_scan_status_check", oneOf(t.scanStatus, scanStatuses)),
     // Stands in for MySQL's UNSIGNED.
     check("files_size_bytes_check", notNegative(t.sizeBytes)),
   ],
@@ -128,6 +135,11 @@ export const fileRecordColumns = {
   blurhash: files.blurhash,
   processingStatus: files.processingStatus,
   processingError: files.processingError,
+  scanStatus: files.scanStatus,
+  scanSignature: files.scanSignature,
+  scanError: files.scanError,
+  scannedAt: files.scannedAt,
+  uploadExpiresAt: files.uploadExpiresAt,
 };
 
 /** The columns of files that make a ProcessingJob. */
