@@ -72,6 +72,17 @@ const WRITES: { [K in Exclude<keyof FileRepository, "ping" | "close">]: Invalida
   claimProcessing: (_args, jobs) => jobs?.map((job) => job.fileId) ?? [],
   completeProcessing: ([fileId]) => [fileId],
   failProcessing: ([fileId]) => [fileId],
+  requeueUnqueued: ([, ids]) => ids,
+  expireDue: (_args, ids) => ids ?? [],
+  storedObjects: "read",
+  // The task queue holds no cached records.
+  claimTasks: "read",
+  completeTask: "read",
+  failTask: "read",
+  enqueueTasks: "read",
+  listTasks: "read",
+  requeueTasks: "read",
+  taskStats: "read",
 };
 
 /**

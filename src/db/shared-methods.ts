@@ -2,7 +2,7 @@
 // statements each dialect gives (its query builders and result shapes differ,
 // the rules do not: they are in file-conditions.ts). The repository contract
 // suite runs both.
-import { asc, desc, inArray, type AnyColumn, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lte, type AnyColumn, type SQL } from "drizzle-orm";
 import type { FileRecord, FileStatus, NewUploadedFile, VariantRecord } from "../domain/file.js";
 import type { FileRepository } from "../domain/file-repository.js";
 import {
@@ -19,6 +19,12 @@ import {
   withVariants,
   type ProcessingColumns,
 } from "./file-conditions.js";
+import type { FileChange, TaskTemplate } from "./outbox.js";
+
+/** The columns the lifecycle's changes use besides the processing queue. */
+export interface LifecycleColumns extends ProcessingColumns {
+  expireDueAt: AnyColumn;
+}
 
 /** The statements a dialect provides. */
 export interface DialectStatements {
@@ -28,8 +34,13 @@ export interface DialectStatements {
   selectVariants(fileIds: readonly string[]): Promise<Array<VariantRecord & { fileId: string }>>;
   /** UPDATE files SET `values` WHERE `where`; how many rows it changed. */
   updateFiles(values: Record<string, unknown>, where: SQL | undefined): Promise<number>;
-  /** Inserts an uploaded file's row; false (nothing inserted) when the owner's dedup key is taken. */
-  insertUploadedRow(row: Record<string, unknown>): Promise<boolean>;
+  /**
+   * Inserts an uploaded file's row and, with it, the tasks of `templates`;
+   * false (nothing inserted) when the owner's dedup key is taken.
+   */
+  insertUploadedRow(row: Record<string, unknown>, templates: readonly TaskTemplate[], at: Date): Promise<boolean>;
+  /** Applies a change and queues its tasks atomically; the ids of the rows it changed. */
+  changeFiles(change: FileChange): Promise<string[]>;
   /** Rows per status. */
   countStatuses(): Promise<Array<{ status: FileStatus; count: number }>>;
 }
@@ -67,7 +78,9 @@ type SharedMethods = Pick<
   | "list"
   | "countByStatus"
   | "requestProcessing"
+  | "requeueUnqueued"
   | "failProcessing"
+  | "expireDue"
 >;
 
 // How often insertUploaded tries again when the file it collided with was
@@ -76,7 +89,7 @@ const INSERT_UPLOADED_ROUNDS = 3;
 
 export function sharedMethods(
   d: DialectStatements,
-  files: ProcessingColumns,
+  files: LifecycleColumns,
   run: <T>(operation: () => Promise<T>) => Promise<T>,
 ): SharedMethods & { readRecords(where: SQL | undefined, limit?: number): Promise<FileRecord[]> } {
   /** The records matching `where`, each with its variants: two queries whatever their number. */
@@ -88,17 +101,19 @@ export function sharedMethods(
 
   const updateAmong = (values: Record<string, unknown>, where: SQL | undefined, ids: readonly string[]) =>
     run(async () => (ids.length === 0 ? 0 : d.updateFiles(values, where)));
+  const changeAmong = (ids: readonly string[], change: FileChange) =>
+    run(async () => (ids.length === 0 ? 0 : (await d.changeFiles(change)).length));
 
   return {
     readRecords,
 
     insertUploaded: ({ sha256, uploadedAt, processing, ...record }: NewUploadedFile) =>
       run(async () => {
-        const row = { ...record, status: "uploaded", uploadedAt, sha256, dedupSha256: sha256, ...queuedValues(processing, uploadedAt) };
+        const row = { ...record, status: "uploaded", uploadedAt, sha256, dedupSha256: sha256, ...queuedValues(processing, uploadedAt), expireDueAt: null };
         // The unique key (owner_id, dedup_sha256) decides between concurrent
         // identical uploads: exactly one INSERT inserts, the others read its row.
         for (let round = 1; ; round++) {
-          if (await d.insertUploadedRow(row)) return { inserted: true as const };
+          if (await d.insertUploadedRow(row, [{ kind: "publish", type: "uploaded" }], uploadedAt)) return { inserted: true as const };
           const [existing] = await readRecords(holdingHash(files, record.ownerId, sha256));
           if (existing) return { inserted: false as const, existing };
           // Deleted (its key freed) in between: the next INSERT can succeed.
@@ -110,11 +125,43 @@ export function sharedMethods(
 
     findByContentHash: (ownerId, sha256) => run(async () => (await readRecords(holdingHash(files, ownerId, sha256)))[0]),
 
-    // Processing stays pending but not due: the caller queues it (requestProcessing).
-    markUploaded: (ownerId, ids, at) => updateAmong({ status: "uploaded", uploadedAt: at }, pendingAmong(files, ownerId, ids), ids),
+    // Uploaded and queued for processing by one statement: no file is ever
+    // uploaded without its processing queued.
+    markUploaded: (ownerId, ids, at) =>
+      changeAmong(ids, {
+        where: pendingAmong(files, ownerId, ids),
+        values: { status: "uploaded", uploadedAt: at, expireDueAt: null, ...queuedValues({ webpQuality: null }, at) },
+        templates: [{ kind: "publish", type: "uploaded" }],
+        at,
+      }),
+
+    requeueUnqueued: (ownerId, ids, at) =>
+      updateAmong(
+        { processingDueAt: at },
+        and(uploadedAmong(files, ownerId, ids), eq(files.processingStatus, "pending"), isNull(files.processingDueAt)),
+        ids,
+      ),
 
     markDeleted: (ownerId, ids, at) =>
-      updateAmong({ status: "deleted", deletedAt: at, ...deletedValues(files) }, notDeletedAmong(files, ownerId, ids), ids),
+      changeAmong(ids, {
+        where: notDeletedAmong(files, ownerId, ids),
+        values: { status: "deleted", deletedAt: at, expireDueAt: null, ...deletedValues(files) },
+        templates: [{ kind: "purge" }, { kind: "publish", type: "deleted" }],
+        at,
+      }),
+
+    expireDue: (now, limit) =>
+      run(async () =>
+        limit < 1
+          ? []
+          : d.changeFiles({
+              where: and(eq(files.status, "pending"), lte(files.expireDueAt, now)),
+              values: { status: "expired", expireDueAt: null, processingStatus: "cancelled", processingDueAt: null },
+              templates: [{ kind: "purge" }, { kind: "publish", type: "expired" }],
+              at: now,
+              limit: { count: limit, orderBy: [asc(files.expireDueAt), asc(files.id)] },
+            }),
+      ),
 
     list: (query) =>
       run(async () => (query.statuses.length === 0 || query.limit < 1 ? [] : readRecords(listedBy(files, query), query.limit))),
@@ -124,6 +171,13 @@ export function sharedMethods(
     requestProcessing: (ownerId, ids, request, at) => updateAmong(queuedValues(request, at), uploadedAmong(files, ownerId, ids), ids),
 
     failProcessing: (fileId, workerId, error, retryAt) =>
-      run(async () => (await d.updateFiles(failedValues(error, retryAt), claimHeldBy(files, fileId, workerId))) > 0),
+      run(async () => {
+        const values = failedValues(error, retryAt);
+        const held = claimHeldBy(files, fileId, workerId);
+        if (retryAt) return (await d.updateFiles(values, held)) > 0;
+        // Failed for good: a change the world hears about.
+        const at = new Date();
+        return (await d.changeFiles({ where: held, values, templates: [{ kind: "publish", type: "processing_failed" }], at })).length > 0;
+      }),
   };
 }

@@ -17,9 +17,17 @@ import type {
   ProcessingRequest,
   ProcessingResult,
 } from "./file.js";
+import type { TaskQueue } from "./task-queue.js";
 
-export interface FileRepository {
-  /** Inserts all records as `pending` in one transaction: all or nothing. */
+// State changes and their side effects: every method below that changes a
+// file's status writes, in the same transaction, the tasks it causes (see
+// domain/task.ts): a `publish` task per change (the event), a `purge` task for
+// a file whose bytes must go. No crash can separate a change from them.
+export interface FileRepository extends TaskQueue {
+  /**
+   * Inserts all records as `pending` in one transaction: all or nothing. A
+   * record's expireDueAt (when given) queues its expiry.
+   */
   insertPending(records: readonly NewFileRecord[]): Promise<void>;
   /**
    * Inserts an uploaded file with its content hash. When the owner already has a
@@ -31,14 +39,35 @@ export interface FileRepository {
   findByIds(ownerId: string, ids: readonly string[]): Promise<FileRecord[]>;
   /** The owner's live file with this content hash, if any. */
   findByContentHash(ownerId: string, sha256: string): Promise<FileRecord | undefined>;
-  /** Moves the owner's `pending` records among `ids` to `uploaded`. Returns how many moved. */
+  /**
+   * Moves the owner's `pending` records among `ids` to `uploaded` and queues
+   * their processing (due `at`, default quality), in one statement; publishes
+   * `uploaded`. Returns how many moved.
+   */
   markUploaded(ownerId: string, ids: readonly string[], at: Date): Promise<number>;
   /**
+   * Queues processing for the owner's uploaded files among `ids` whose
+   * processing is pending but not queued (a file confirmed before processing
+   * was queued with the change). Returns how many were queued.
+   */
+  requeueUnqueued(ownerId: string, ids: readonly string[], at: Date): Promise<number>;
+  /**
    * Moves the owner's not-yet-deleted records among `ids` to `deleted`, frees
-   * their content hash for dedup, and cancels processing that had not finished.
-   * Returns how many moved.
+   * their content hash for dedup, and cancels processing that had not finished;
+   * queues the purge of their objects and publishes `deleted`. Returns how many moved.
    */
   markDeleted(ownerId: string, ids: readonly string[], at: Date): Promise<number>;
+  /**
+   * Expires up to `limit` pending files whose expiry is due at `now`: status
+   * `expired`, their objects' purge queued, `expired` published. Several
+   * instances may sweep at once; each file expires once. Returns their ids.
+   */
+  expireDue(now: Date, limit: number): Promise<string[]>;
+  /**
+   * A file's status and every object key stored for it (original, variants),
+   * whoever owns it: what a purge task removes. Undefined for an unknown id.
+   */
+  storedObjects(fileId: string): Promise<{ status: FileStatus; keys: string[] } | undefined>;
   /** The owner's records with the given statuses, newest (highest id) first. */
   list(query: ListFilesQuery): Promise<FileRecord[]>;
   /** How many records are in each status, for the files-by-state metric. */
@@ -61,15 +90,16 @@ export interface FileRepository {
   claimProcessing(input: { workerId: string; leaseMs: number; limit: number; now: Date }): Promise<ProcessingJob[]>;
   /**
    * Stores the result of a job `workerId` still holds: sha256, size, blurhash,
-   * the variants (replacing earlier ones), processing completed. Also records
-   * the hash for dedup unless another live file of the owner has it. Returns
-   * false (and changes nothing) when the claim was lost or the file was deleted.
+   * the variants (replacing earlier ones), processing completed; publishes
+   * `processed`. Also records the hash for dedup unless another live file of
+   * the owner has it. Returns false (and changes nothing) when the claim was
+   * lost or the file was deleted.
    */
   completeProcessing(fileId: string, workerId: string, result: ProcessingResult): Promise<boolean>;
   /**
    * Ends an attempt `workerId` still holds: pending again, due at `retryAt`,
-   * or failed for good with `error` when `retryAt` is null. Returns false when
-   * the claim was lost.
+   * or failed for good with `error` when `retryAt` is null (publishing
+   * `processing_failed`). Returns false when the claim was lost.
    */
   failProcessing(fileId: string, workerId: string, error: string, retryAt: Date | null): Promise<boolean>;
 

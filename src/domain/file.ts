@@ -74,7 +74,12 @@ export interface FileRecord {
 export type NewFileRecord = Pick<
   FileRecord,
   "id" | "ownerId" | "filename" | "contentType" | "sizeBytes" | "md5" | "objectKey" | "createdAt" | "purpose"
->;
+> & {
+  /** When its upload URL expires (presigned uploads). */
+  uploadExpiresAt?: Date | null;
+  /** When the file expires unless it is uploaded first: stored, so a later change of settings never moves it. */
+  expireDueAt?: Date | null;
+};
 
 /** A claim on a file's processing: only `workerId` may complete or fail it, until `leaseMs` passes. */
 export interface ProcessingClaim {

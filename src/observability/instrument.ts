@@ -40,6 +40,16 @@ const REPOSITORY_OPERATIONS: Record<Exclude<keyof FileRepository, "close">, Oper
   claimProcessing: NETWORK,
   completeProcessing: NETWORK,
   failProcessing: NETWORK,
+  requeueUnqueued: NETWORK,
+  expireDue: NETWORK,
+  storedObjects: NETWORK,
+  claimTasks: NETWORK,
+  completeTask: NETWORK,
+  failTask: NETWORK,
+  enqueueTasks: NETWORK,
+  listTasks: NETWORK,
+  requeueTasks: NETWORK,
+  taskStats: NETWORK,
   ping: NETWORK,
 };
 

@@ -10,6 +10,7 @@ import type { FileRecord, NewFileRecord, ProcessingJob, VariantRecord } from "..
 import type { FileRepository } from "../../src/domain/file-repository.js";
 import { newOwner, newRecord, newRecords, newResult, newUploaded, sha256Of, unprocessed, idsOf } from "../support/records.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
+import { describeOutbox } from "./outbox-contract.js";
 
 export interface OpenedRepository {
   repo: FileRepository;
@@ -576,16 +577,20 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
         expect(await q.completeProcessing(file.id, "worker-a", newResult(file.id, file.sha256, []))).toBe(false);
       });
 
-      it("processes a presigned upload only once it is confirmed and queued", async () => {
+      it("queues a presigned upload's processing with its confirmation, in the same change", async () => {
         const owner = newOwner();
         const [a, b, c, d] = newRecords(owner, 4) as [NewFileRecord, NewFileRecord, NewFileRecord, NewFileRecord];
         await q.insertPending([a, b, c, d]);
         expect(await claim("worker-a", plus(t0, 100 * lease))).toEqual([]);
         expect(await q.markUploaded(owner, [a.id, b.id, d.id], t0)).toBe(3);
         expect(await q.markDeleted(owner, [d.id], t0)).toBe(1);
-        // Confirmed, but not queued yet.
-        expect(await claim("worker-a", plus(t0, 100 * lease))).toEqual([]);
-        expect((await byId(q, owner, a.id)).processingStatus).toBe("pending");
+        // Confirmed means queued: due at the confirmation, with the default quality.
+        expect(await claim("worker-a", plus(t0, -1))).toEqual([]);
+        const confirmed = await claim("worker-a", t0);
+        expect(jobIds(confirmed)).toEqual(sortedIds([a.id, b.id]));
+        expect(confirmed.every((job) => job.webpQuality === null && job.attempts === 1)).toBe(true);
+        await q.failProcessing(a.id, "worker-a", "broken", plus(t0, -1));
+        await q.failProcessing(b.id, "worker-a", "broken", plus(t0, -1));
 
         // c is still pending (not uploaded), d deleted: neither is queued.
         expect(await q.requestProcessing(owner, [a.id, b.id, c.id, d.id], { webpQuality: 90 }, t0)).toBe(2);
@@ -691,6 +696,8 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
       });
     });
 
+    describeOutbox(contract);
+
     describe("an unreachable database", () => {
       it("fails every operation with DependencyUnavailableError", async () => {
         const unreachable = await contract.openUnreachable();
@@ -768,6 +775,16 @@ export function everyOperation(repo: FileRepository, owner: string): Array<() =>
     () => repo.claimProcessing({ workerId: "w", leaseMs: 1_000, limit: 1, now: new Date() }),
     () => repo.completeProcessing(uuidv7(), "w", newResult(uuidv7(), sha256Of("x"), [["thumb", 1]])),
     () => repo.failProcessing(uuidv7(), "w", "error", null),
+    () => repo.requeueUnqueued(owner, [uuidv7()], new Date()),
+    () => repo.expireDue(new Date(), 1),
+    () => repo.storedObjects(uuidv7()),
+    () => repo.claimTasks({ workerId: "w", leaseMs: 1_000, limit: 1, now: new Date(), kinds: ["purge"] }),
+    () => repo.completeTask(1, "w"),
+    () => repo.failTask(1, "w", "error", null),
+    () => repo.enqueueTasks([{ kind: "purge", fileId: null, ownerId: null, payload: null, orderKey: null, dueAt: new Date() }]),
+    () => repo.listTasks({ status: "failed", limit: 1 }),
+    () => repo.requeueTasks([1], new Date()),
+    () => repo.taskStats(new Date()),
   ];
 }
 

@@ -87,6 +87,13 @@ describe("MySQL only", () => {
           "files.scan_signature": "utf8mb4_bin",
           "files.processing_locked_by": "utf8mb4_bin",
           "files.sha256": "ascii_bin",
+          "tasks.file_id": "ascii_bin",
+          "tasks.kind": "ascii_bin",
+          "tasks.last_error": "utf8mb4_bin",
+          "tasks.locked_by": "utf8mb4_bin",
+          "tasks.order_key": "utf8mb4_bin",
+          "tasks.owner_id": "utf8mb4_bin",
+          "tasks.payload": "utf8mb4_bin",
         });
       } finally {
         await raw.end();

@@ -9,6 +9,7 @@ import type { FileRepository } from "../../src/domain/file-repository.js";
 import { FILE_STATUSES } from "../../src/domain/file.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import { unprocessed } from "./records.js";
+import { createFakeTasks, fakeTaskQueue, queueFor, type FakeTasks } from "./fake-task-queue.js";
 
 /** The `code` a duplicate id fails with, as a driver's duplicate-key error carries one. */
 export const FAKE_DUPLICATE_KEY = "FAKE_DUPLICATE_KEY";
@@ -36,27 +37,31 @@ interface Queue {
   lockedBy: string | null;
   lockedUntil: Date | null;
   webpQuality: number | null;
+  expireDueAt?: Date | null;
 }
 
 /** Shared by every repository opened on one fake "database" (see `another`). */
 export interface FakeDatabase {
   records: Map<string, FileRecord>;
   queue: Map<string, Queue>;
+  tasks: FakeTasks;
 }
 
 export function createFakeDatabase(): FakeDatabase {
-  return { records: new Map(), queue: new Map() };
+  return { records: new Map(), queue: new Map(), tasks: createFakeTasks() };
 }
 
 const METHODS = [
   "insertPending", "insertUploaded", "findByIds", "findByContentHash", "markUploaded", "markDeleted",
   "list", "countByStatus", "requestProcessing", "claimProcessing", "completeProcessing", "failProcessing", "ping",
+  "requeueUnqueued", "expireDue", "storedObjects", "claimTasks", "completeTask", "failTask", "enqueueTasks", "listTasks",
+  "requeueTasks", "taskStats",
 ] as const satisfies readonly Method[];
 
 const MAX_ERROR_LENGTH = 1000;
 
 export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): FakeRepository {
-  const { records, queue } = db;
+  const { records, queue, tasks } = db;
   const calls = Object.fromEntries(METHODS.map((m) => [m, 0])) as Record<Method, number>;
   const copy = (r: FileRecord) => structuredClone(r);
   const owned = (ownerId: string, ids: readonly string[]) =>
@@ -147,14 +152,15 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         for (const r of news) {
           insert(
             {
-              ...structuredClone(r),
+              ...structuredClone(stripExpiry(r)),
               status: "pending",
               uploadedAt: null,
               deletedAt: null,
               ...unprocessed,
+              uploadExpiresAt: r.uploadExpiresAt ?? null,
               variants: [],
             },
-            { dedupSha256: null, attempts: 0, dueAt: null, lockedBy: null, lockedUntil: null, webpQuality: null },
+            { dedupSha256: null, attempts: 0, dueAt: null, lockedBy: null, lockedUntil: null, webpQuality: null, expireDueAt: r.expireDueAt ?? null },
           );
         }
         write(undefined);
@@ -187,6 +193,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
           },
           { ...queued.queue, dedupSha256: sha256 },
         );
+        queueFor(tasks, records.get(record.id)!, [{ kind: "publish", type: "uploaded" }], uploadedAt);
         return write({ inserted: true as const });
       }),
 
@@ -206,7 +213,12 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
     markUploaded: (ownerId, ids, at) =>
       call("markUploaded", () => {
         const moved = owned(ownerId, ids).filter((r) => r.status === "pending");
-        for (const r of moved) Object.assign(r, { status: "uploaded", uploadedAt: at });
+        const values = queuedValues({ webpQuality: null }, at);
+        for (const r of moved) {
+          Object.assign(r, { status: "uploaded", uploadedAt: at, processingStatus: values.status, processingError: null });
+          Object.assign(q(r.id), values.queue, { expireDueAt: null });
+          queueFor(tasks, r, [{ kind: "publish", type: "uploaded" }], at);
+        }
         return write(moved.length);
       }, { when: ids.length === 0, answer: 0 }),
 
@@ -216,10 +228,40 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         for (const r of moved) {
           Object.assign(r, { status: "deleted", deletedAt: at });
           if (r.processingStatus === "pending" || r.processingStatus === "processing") r.processingStatus = "cancelled";
-          Object.assign(q(r.id), { dedupSha256: null, dueAt: null, lockedBy: null, lockedUntil: null });
+          Object.assign(q(r.id), { dedupSha256: null, dueAt: null, lockedBy: null, lockedUntil: null, expireDueAt: null });
+          queueFor(tasks, r, [{ kind: "purge" }, { kind: "publish", type: "deleted" }], at);
         }
         return write(moved.length);
       }, { when: ids.length === 0, answer: 0 }),
+
+    requeueUnqueued: (ownerId, ids, at) =>
+      call("requeueUnqueued", () => {
+        const queued = owned(ownerId, ids).filter((r) => r.status === "uploaded" && r.processingStatus === "pending" && q(r.id).dueAt === null);
+        for (const r of queued) q(r.id).dueAt = at;
+        return write(queued.length);
+      }, { when: ids.length === 0, answer: 0 }),
+
+    expireDue: (now, limit) =>
+      call("expireDue", () => {
+        const due = [...records.values()]
+          .filter((r) => r.status === "pending" && q(r.id).expireDueAt != null && q(r.id).expireDueAt! <= now)
+          .sort((a, b) => q(a.id).expireDueAt!.getTime() - q(b.id).expireDueAt!.getTime() || (a.id < b.id ? -1 : 1))
+          .slice(0, Math.max(0, limit));
+        for (const r of due) {
+          Object.assign(r, { status: "expired", processingStatus: "cancelled" });
+          Object.assign(q(r.id), { expireDueAt: null, dueAt: null });
+          queueFor(tasks, r, [{ kind: "purge" }, { kind: "publish", type: "expired" }], now);
+        }
+        return write(due.map((r) => r.id));
+      }, { when: limit < 1, answer: [] }),
+
+    storedObjects: (fileId) =>
+      call("storedObjects", () => {
+        const r = records.get(fileId);
+        return r && { status: r.status, keys: [r.objectKey, ...r.variants.map((v) => v.objectKey)] };
+      }),
+
+    ...fakeTaskQueue(tasks, (name, op) => call(name, op)),
 
     list: (query) =>
       call("list", () =>
@@ -295,6 +337,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
           lockedBy: null,
           lockedUntil: null,
         });
+        queueFor(tasks, r, [{ kind: "publish", type: "processed" }], new Date());
         return write(true);
       }),
 
@@ -308,12 +351,18 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
           processingError: codePoints.length > MAX_ERROR_LENGTH ? codePoints.slice(0, MAX_ERROR_LENGTH).join("") : error,
         });
         Object.assign(q(fileId), { dueAt: retryAt, lockedBy: null, lockedUntil: null });
+        if (retryAt === null) queueFor(tasks, r, [{ kind: "publish", type: "processing_failed" }], new Date());
         return write(true);
       }),
 
     ping: () => call("ping", () => undefined),
     async close() {},
   };
+
+  function stripExpiry(r: NewFileRecord) {
+    const { expireDueAt: _due, ...rest } = r;
+    return rest;
+  }
 
   function heldBy(r: FileRecord, workerId: string): boolean {
     return r.status !== "deleted" && r.processingStatus === "processing" && q(r.id).lockedBy === workerId;

@@ -11,6 +11,7 @@ import type { FileRepository } from "../../domain/file-repository.js";
 import { claimedValues, claimHeldBy, completedValues, leaseExpired, pendingDue, variantRows } from "../file-conditions.js";
 import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
 import { recordReads, sharedMethods } from "../shared-methods.js";
+import { changeFiles, mysqlTaskQueue, queueFor } from "./mysql-outbox.js";
 
 export interface MysqlFileRepositoryOptions {
   /** Pool size; default 16. */
@@ -48,15 +49,19 @@ export function createMysqlFileRepository(
       ...recordReads(db, { files, fileVariants, columns: fileRecordColumns }),
       // mysql2 counts matched rows (CLIENT_FOUND_ROWS); each condition makes every matched row a changed one.
       updateFiles: async (values, where) => (await db.update(files).set(values).where(where))[0].affectedRows,
-      insertUploadedRow: async (row) => {
+      insertUploadedRow: async (row, templates, at) => {
         try {
-          await db.insert(files).values(row as typeof files.$inferInsert);
+          await db.transaction(async (tx) => {
+            await tx.insert(files).values(row as typeof files.$inferInsert);
+            await queueFor(tx, row.id as string, templates, at);
+          });
           return true;
         } catch (error) {
           if (isDedupConflict(error)) return false;
           throw error;
         }
       },
+      changeFiles: (change) => changeFiles(db, change),
       countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
     },
     files,
@@ -83,13 +88,22 @@ export function createMysqlFileRepository(
 
   return {
     ...shared,
+    ...mysqlTaskQueue(db, run),
+
+    storedObjects: (fileId) =>
+      run(async () => {
+        const [file] = await db.select({ status: files.status, objectKey: files.objectKey }).from(files).where(eq(files.id, fileId));
+        if (file === undefined) return undefined;
+        const variants = await db.select({ objectKey: fileVariants.objectKey }).from(fileVariants).where(eq(fileVariants.fileId, fileId));
+        return { status: file.status, keys: [file.objectKey, ...variants.map((v) => v.objectKey)] };
+      }),
 
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {
         if (records.length === 0) return;
-        const params: Array<string | number | Date> = [];
+        const params: Array<string | number | Date | null> = [];
         for (const r of records) {
-          params.push(r.id, r.ownerId, r.filename, r.contentType, r.sizeBytes, r.md5, "pending", r.objectKey, r.createdAt, r.purpose);
+          params.push(r.id, r.ownerId, r.filename, r.contentType, r.sizeBytes, r.md5, "pending", r.objectKey, r.createdAt, r.purpose, r.uploadExpiresAt ?? null, r.expireDueAt ?? null);
         }
         // One multi-row INSERT, its text written once per row count (no query
         // building per call; not prepared: that would keep a statement per batch
@@ -168,6 +182,7 @@ export function createMysqlFileRepository(
             } catch (error) {
               if (!isDedupConflict(error)) throw error;
             }
+            await queueFor(tx, fileId, [{ kind: "publish", type: "processed" }], new Date());
             return true;
           },
           { isolationLevel: "read committed" },
@@ -266,7 +281,10 @@ const statements = (() => {
       return text;
     };
   };
-  const pendingColumns = [files.id, files.ownerId, files.filename, files.contentType, files.sizeBytes, files.md5, files.status, files.objectKey, files.createdAt, files.purpose];
+  const pendingColumns = [
+    files.id, files.ownerId, files.filename, files.contentType, files.sizeBytes, files.md5, files.status, files.objectKey, files.createdAt, files.purpose,
+    files.uploadExpiresAt, files.expireDueAt,
+  ];
   const pendingRow = `(${list(pendingColumns.length, "?")})`;
   return {
     /** ownedAmong (file-conditions.ts), newest first, each file's variants by name (joinedColumns). */

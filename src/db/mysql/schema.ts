@@ -12,6 +12,7 @@ import {
   primaryKey,
   uniqueIndex,
 } from "drizzle-orm/mysql-core";
+import { TASK_STATUSES } from "../../domain/task.js";
 import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, SCAN_STATUSES, type FileRecord, type VariantRecord } from "../../domain/file.js";
 
 // drizzle's mysql-core cannot set a column charset, so these spell it out: the
@@ -25,6 +26,9 @@ const asciiChar = customType<{ data: string; driverData: string; config: { lengt
 const asciiVarchar = customType<{ data: string; driverData: string; config: { length: number }; configRequired: true }>({
   dataType: ({ length }) => `varchar(${length}) CHARACTER SET ascii COLLATE ascii_bin`,
 });
+const utf8Text = customType<{ data: string; driverData: string }>({
+  dataType: () => "mediumtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+});
 const utf8Varchar = customType<{ data: string; driverData: string; config: { length: number }; configRequired: true }>({
   dataType: ({ length }) => `varchar(${length}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
 });
@@ -34,6 +38,7 @@ export const fileStatuses = FILE_STATUSES;
 export const filePurposes = FILE_PURPOSES;
 export const processingStatuses = PROCESSING_STATUSES;
 export const scanStatuses = SCAN_STATUSES;
+export const taskStatuses = TASK_STATUSES;
 
 // datetime mode "date" is UTC both ways whatever the process TZ: drizzle writes
 // Date#toISOString() digits and its mysql2 session reads DATETIME as a string
@@ -80,6 +85,9 @@ export const files = mysqlTable(
     scanError: utf8Varchar("scan_error", { length: 1000 }),
     scannedAt: timestamp("scanned_at"),
     uploadExpiresAt: timestamp("upload_expires_at"),
+    // When a pending file expires (its upload window plus the grace period, fixed
+    // when the row is made): the expiry sweep's queue, NULL once not pending.
+    expireDueAt: timestamp("expire_due_at"),
   },
   (t) => [
     // Serves list(): owner's rows walked backwards by id, status filtered on the way.
@@ -88,6 +96,37 @@ export const files = mysqlTable(
     uniqueIndex("files_owner_id_dedup_sha256_key").on(t.ownerId, t.dedupSha256),
     // Serves claimProcessing: pending jobs by due time, and the (few) processing ones.
     index("files_processing_status_due_at_idx").on(t.processingStatus, t.processingDueAt),
+    // Serves the expiry sweep: pending files by due time.
+    index("files_status_expire_due_at_idx").on(t.status, t.expireDueAt),
+  ],
+);
+
+// The outbox: side effects queued in the same transaction as the state change
+// that causes them (see domain/task.ts). A finished task is deleted; a task out
+// of attempts stays, failed, for an operator (npm run tasks).
+export const tasks = mysqlTable(
+  "tasks",
+  {
+    // Creation order: tasks sharing an order key run in this order.
+    id: bigint("id", { mode: "number", unsigned: true }).autoincrement().primaryKey(),
+    kind: asciiVarchar("kind", { length: 32 }).notNull(),
+    fileId: asciiChar("file_id", { length: 36 }),
+    ownerId: utf8Varchar("owner_id", { length: 255 }),
+    payload: utf8Text("payload"),
+    orderKey: utf8Varchar("order_key", { length: 191 }),
+    status: mysqlEnum("status", taskStatuses).notNull(),
+    dueAt: timestamp("due_at").notNull(),
+    attempts: int("attempts").notNull().default(0),
+    lockedBy: utf8Varchar("locked_by", { length: 64 }),
+    lockedUntil: timestamp("locked_until"),
+    lastError: utf8Varchar("last_error", { length: 1000 }),
+    createdAt: timestamp("created_at").notNull(),
+  },
+  (t) => [
+    // Serves claimTasks: queued tasks by due time, running ones by lease.
+    index("tasks_status_due_at_idx").on(t.status, t.dueAt),
+    index("tasks_order_key_id_idx").on(t.orderKey, t.id),
+    index("tasks_file_id_idx").on(t.fileId),
   ],
 );
 

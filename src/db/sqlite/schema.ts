@@ -13,6 +13,7 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/sqlite-core";
+import { TASK_STATUSES } from "../../domain/task.js";
 import { FILE_PURPOSES, FILE_STATUSES, PROCESSING_STATUSES, SCAN_STATUSES, type FileRecord, type VariantRecord } from "../../domain/file.js";
 
 // The enums' members are the domain's lists (domain/file.ts).
@@ -20,6 +21,7 @@ const fileStatuses = FILE_STATUSES;
 const filePurposes = FILE_PURPOSES;
 const processingStatuses = PROCESSING_STATUSES;
 const scanStatuses = SCAN_STATUSES;
+const taskStatuses = TASK_STATUSES;
 
 // Milliseconds since the epoch in an INTEGER: exact round-trip of a JS Date, no
 // time zone or text format involved.
@@ -75,6 +77,8 @@ export const files = sqliteTable(
     scanError: text("scan_error"),
     scannedAt: timestamp("scanned_at"),
     uploadExpiresAt: timestamp("upload_expires_at"),
+    // When a pending file expires (see the MySQL schema).
+    expireDueAt: timestamp("expire_due_at"),
   },
   (t) => [
     // Serves list(): owner's rows walked backwards by id, status filtered on the way.
@@ -83,12 +87,39 @@ export const files = sqliteTable(
     uniqueIndex("files_owner_id_dedup_sha256_key").on(t.ownerId, t.dedupSha256),
     // Serves claimProcessing: pending jobs by due time, and the (few) processing ones.
     index("files_processing_status_due_at_idx").on(t.processingStatus, t.processingDueAt),
+    index("files_status_expire_due_at_idx").on(t.status, t.expireDueAt),
     check("files_status_check", oneOf(t.status, fileStatuses)),
     check("files_purpose_check", oneOf(t.purpose, filePurposes)),
     check("files_processing_status_check", oneOf(t.processingStatus, processingStatuses)),
     check("files_scan_status_check", oneOf(t.scanStatus, scanStatuses)),
     // Stands in for MySQL's UNSIGNED.
     check("files_size_bytes_check", notNegative(t.sizeBytes)),
+  ],
+);
+
+// The outbox (see the MySQL schema and domain/task.ts).
+export const tasks = sqliteTable(
+  "tasks",
+  {
+    id: integer("id", { mode: "number" }).primaryKey({ autoIncrement: true }),
+    kind: text("kind").notNull(),
+    fileId: text("file_id"),
+    ownerId: text("owner_id"),
+    payload: text("payload"),
+    orderKey: text("order_key"),
+    status: text("status", { enum: taskStatuses }).notNull(),
+    dueAt: timestamp("due_at").notNull(),
+    attempts: integer("attempts", { mode: "number" }).notNull().default(0),
+    lockedBy: text("locked_by"),
+    lockedUntil: timestamp("locked_until"),
+    lastError: text("last_error"),
+    createdAt: timestamp("created_at").notNull(),
+  },
+  (t) => [
+    index("tasks_status_due_at_idx").on(t.status, t.dueAt),
+    index("tasks_order_key_id_idx").on(t.orderKey, t.id),
+    index("tasks_file_id_idx").on(t.fileId),
+    check("tasks_status_check", oneOf(t.status, taskStatuses)),
   ],
 );
 

@@ -31,6 +31,7 @@ import {
 } from "../file-conditions.js";
 import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
 import { recordReads, sharedMethods } from "../shared-methods.js";
+import { batchWriter, changeFiles, queueForStatements, sqliteTaskQueue } from "./sqlite-outbox.js";
 import { migrationsFolder } from "../migrations-folder.js";
 
 // Relative to this module, so the cwd of whoever opens the file does not matter.
@@ -57,6 +58,7 @@ export async function createSqliteFileRepository(
     // PRAGMA would only reach the one connection that ran it.
     return createClient({ url: pathToFileURL(absolute).href, timeout: options.busyTimeoutMs ?? 2_000 });
   });
+  const writer = batchWriter(() => createClient({ url: pathToFileURL(absolute).href, timeout: options.busyTimeoutMs ?? 2_000 }));
   const db = drizzle({ client });
   try {
     await run(async () => {
@@ -66,6 +68,7 @@ export async function createSqliteFileRepository(
     });
   } catch (error) {
     client.close();
+    writer.close();
     throw error;
   }
   let closing: Promise<void> | undefined;
@@ -75,9 +78,14 @@ export async function createSqliteFileRepository(
       ...recordReads(db, { files, fileVariants, columns: fileRecordColumns }),
       updateFiles: async (values, where) => (await db.update(files).set(values).where(where)).rowsAffected,
       // Only the dedup key's conflict is ignored; a duplicate id still fails.
-      insertUploadedRow: async (row) =>
-        (await db.insert(files).values(row as typeof files.$inferInsert).onConflictDoNothing({ target: [files.ownerId, files.dedupSha256] }))
-          .rowsAffected === 1,
+      insertUploadedRow: async (row, templates, at) => {
+        // The tasks are made from the row only if it was inserted (same batch, same transaction).
+        const insert = db.insert(files).values(row as typeof files.$inferInsert).onConflictDoNothing({ target: [files.ownerId, files.dedupSha256] });
+        const queued = queueForStatements(db, and(eq(files.id, row.id as string), eq(files.ownerId, row.ownerId as string)), templates, at);
+        const [inserted] = await writer.batch([insert, ...queued]);
+        return inserted!.rowsAffected === 1;
+      },
+      changeFiles: (change) => changeFiles(db, writer, change),
       countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
     },
     files,
@@ -87,6 +95,15 @@ export async function createSqliteFileRepository(
 
   return {
     ...shared,
+    ...sqliteTaskQueue(db, writer, run),
+
+    storedObjects: (fileId) =>
+      run(async () => {
+        const [file] = await db.select({ status: files.status, objectKey: files.objectKey }).from(files).where(eq(files.id, fileId));
+        if (file === undefined) return undefined;
+        const variants = await db.select({ objectKey: fileVariants.objectKey }).from(fileVariants).where(eq(fileVariants.fileId, fileId));
+        return { status: file.status, keys: [file.objectKey, ...variants.map((v) => v.objectKey)] };
+      }),
 
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {
@@ -94,7 +111,7 @@ export async function createSqliteFileRepository(
         const rows = records.map((record) => ({ ...record, status: "pending" as const }));
         // batch() runs BEGIN, the INSERT and COMMIT in one synchronous call:
         // all or nothing, without holding the write lock across an await.
-        await db.batch([db.insert(files).values(rows)]);
+        await writer.batch([db.insert(files).values(rows)]);
       }),
 
     findByIds: (ownerId: string, ids: readonly string[]) =>
@@ -179,7 +196,8 @@ export async function createSqliteFileRepository(
             dedupSha256: sql`CASE WHEN ${hashTaken} THEN NULL ELSE ${result.sha256} END`,
           })
           .where(held);
-        const results = await db.batch([deleteVariants, ...insertVariants, complete]);
+        const published = queueForStatements(db, held, [{ kind: "publish", type: "processed" }], new Date());
+        const results = await writer.batch([deleteVariants, ...insertVariants, ...published, complete]);
         return results.at(-1)?.rowsAffected === 1;
       }),
 
@@ -189,7 +207,11 @@ export async function createSqliteFileRepository(
       }),
 
     // Operations after close fail with CLIENT_CLOSED, i.e. DependencyUnavailableError.
-    close: () => (closing ??= Promise.resolve().then(() => client.close())),
+    close: () =>
+      (closing ??= Promise.resolve().then(() => {
+        client.close();
+        writer.close();
+      })),
   };
 }
 
