@@ -27,6 +27,10 @@ import { createRedisFileCache, type FileCache } from "./cache/file-cache.js";
 import { cachedFileReads, invalidatingRepository } from "./cache/cached-reads.js";
 import type { FileRepository } from "./domain/file-repository.js";
 import { routeEvents } from "./events/event-routing.js";
+import { createTaskWorker } from "./tasks/task-worker.js";
+import { wakeOnChange } from "./tasks/wake-on-change.js";
+import { purgeObjects } from "./tasks/purge-objects.js";
+import { deliverEvents, publishEvents } from "./tasks/publish-events.js";
 
 export interface App {
   internal: Listener;
@@ -58,9 +62,12 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
         onError: (err, operation) => log.warn({ err, operation }, "file cache unavailable; reading the database"),
       })
     : undefined;
-  const files: FileRepository = cache
+  const instrumented: FileRepository = cache
     ? invalidatingRepository(instrumentRepository(backends.files, telemetry), cache)
     : instrumentRepository(backends.files, telemetry);
+  // The outbox worker (below) runs at once what a change here queued.
+  let wakeTasks = () => {};
+  const files = wakeOnChange(instrumented, () => wakeTasks());
   const reads = cache ? cachedFileReads(files, cache) : undefined;
 
   const workerId = newWorkerId();
@@ -87,6 +94,30 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     config.healthIntervalMs,
   );
   const events = routeEvents(config.events, log);
+  const outbox = metrics.outbox;
+  outbox.trackTasks(() => backends.files.taskStats(new Date()));
+  const tasks = createTaskWorker({
+    files,
+    handlers: {
+      purge: purgeObjects({ files, objects, onPurged: (n) => outbox.purgedObjects.inc(n) }),
+      publish: publishEvents({ files, sinks: events.sinks }),
+      deliver: deliverEvents({
+        sinks: events.sinks,
+        onDelivered: (sink) => outbox.eventsPublished.inc({ sink }),
+        onGivenUp: (sink) => outbox.eventsFailed.inc({ sink }),
+      }),
+    },
+    workerId,
+    concurrency: config.tasks.concurrency,
+    leaseMs: config.tasks.leaseMs,
+    pollMs: config.tasks.pollMs,
+    retryBaseMs: config.tasks.retryBaseMs,
+    retryCapMs: config.tasks.retryCapMs,
+    expiryBatch: 100,
+    log: log.child({ component: "tasks" }),
+    metrics: outbox,
+  });
+  wakeTasks = () => tasks.notify();
   const fileService = createFileService({
     ...jobDeps,
     reads,
@@ -146,6 +177,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
       await external.listen({ host: config.host, port: config.httpPort });
       monitor.start();
       worker.start();
+      tasks.start();
       return {
         grpcPort: (internal.server.address() as AddressInfo).port,
         httpPort: (external.server.address() as AddressInfo).port,
@@ -155,7 +187,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
       monitor.drain();
       // Load balancers poll readiness: give them time to stop sending new calls.
       await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainDelayMs));
-      await Promise.all([internal.close(), external.close(), worker.stop(config.shutdownTimeoutMs)]);
+      await Promise.all([internal.close(), external.close(), worker.stop(config.shutdownTimeoutMs), tasks.stop(config.shutdownTimeoutMs)]);
       await cache?.close();
       await events.close();
       await backends.files.close();

@@ -18,10 +18,7 @@ export interface Backends {
 // configured: a production process never loads libSQL, a zero-setup one never
 // the AWS SDK or mysql2 (measured: bench/scenarios/footprint.ts).
 export async function openBackends(config: Config): Promise<Backends> {
-  const files =
-    config.database.kind === "mysql"
-      ? (await import("./db/mysql/mysql-file-repository.js")).createMysqlFileRepository(config.database.url)
-      : await (await import("./db/sqlite/sqlite-file-repository.js")).createSqliteFileRepository(config.database.file);
+  const files = await openRepository(config);
   if (config.objects.kind === "s3") {
     const { createS3ObjectStore } = await import("./storage/s3/s3-object-store.js");
     return { files, objects: createS3ObjectStore(config.objects) };
@@ -36,4 +33,11 @@ export async function openBackends(config: Config): Promise<Backends> {
     secret: await resolveUrlSigningKey(config.dataDir),
   });
   return { files, objects: store, objectRoutes: objectRoutes(store) };
+}
+
+/** The configured database's repository alone (operator commands such as npm run tasks need no store). */
+export async function openRepository(config: Config): Promise<FileRepository> {
+  return config.database.kind === "mysql"
+    ? (await import("./db/mysql/mysql-file-repository.js")).createMysqlFileRepository(config.database.url)
+    : (await import("./db/sqlite/sqlite-file-repository.js")).createSqliteFileRepository(config.database.file);
 }

@@ -72,7 +72,15 @@ const schema = z.object({
   // many multiplexed calls, while one connection cannot open streams without bound.
   HTTP2_MAX_CONCURRENT_STREAMS: int(1, 100_000, 256),
   UPLOAD_URL_TTL_SECONDS: seconds(900),
-  DOWNLOAD_URL_TTL_SECONDS: seconds(900),
+  // Short: a presigned S3 GET issued before a delete works until it expires.
+  DOWNLOAD_URL_TTL_SECONDS: seconds(300),
+  // After its upload URL expires, how long a pending file waits before it expires (0: at once).
+  UPLOAD_EXPIRY_GRACE_SECONDS: int(0, 30 * 86_400, 3_600),
+  TASK_CONCURRENCY: int(0, 64, 4),
+  TASK_POLL_MS: int(50, 60_000, 1_000),
+  TASK_LEASE_MS: int(1_000, 3_600_000, 60_000),
+  TASK_RETRY_BASE_MS: int(10, 600_000, 1_000),
+  TASK_RETRY_CAP_MS: int(10, 3_600_000, 60_000),
   MAX_FILES_PER_BATCH: int(1, 100, 10),
   // A single presigned PUT cannot exceed 5 GiB on S3; uploads through the
   // service are held on disk, not memory, but stay image-sized.
@@ -203,6 +211,7 @@ export interface Config {
     maxCoverPhotoSizeBytes: number;
     uploadUrlTtlSeconds: number;
     downloadUrlTtlSeconds: number;
+    uploadExpiryGraceSeconds: number;
   };
   images: { webpQuality: number; maxPixels: number };
   processing: {
@@ -212,6 +221,15 @@ export interface Config {
     pollMs: number;
     maxAttempts: number;
     retryBaseMs: number;
+  };
+  /** The outbox's worker (purges, events) and the expiry sweep. */
+  tasks: {
+    /** Tasks this instance runs at once; 0 runs no task worker here. */
+    concurrency: number;
+    pollMs: number;
+    leaseMs: number;
+    retryBaseMs: number;
+    retryCapMs: number;
   };
   redisUrl?: string;
   logLevel: string;
@@ -308,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCoverPhotoSizeBytes: e.MAX_COVER_PHOTO_SIZE_BYTES,
       uploadUrlTtlSeconds: e.UPLOAD_URL_TTL_SECONDS,
       downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
+      uploadExpiryGraceSeconds: e.UPLOAD_EXPIRY_GRACE_SECONDS,
     },
     images: { webpQuality: e.WEBP_QUALITY, maxPixels: e.MAX_IMAGE_PIXELS },
     processing: {
@@ -316,6 +335,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollMs: e.PROCESSING_POLL_MS,
       maxAttempts: e.PROCESSING_MAX_ATTEMPTS,
       retryBaseMs: e.PROCESSING_RETRY_BASE_MS,
+    },
+    tasks: {
+      concurrency: e.TASK_CONCURRENCY,
+      pollMs: e.TASK_POLL_MS,
+      leaseMs: e.TASK_LEASE_MS,
+      retryBaseMs: e.TASK_RETRY_BASE_MS,
+      retryCapMs: e.TASK_RETRY_CAP_MS,
     },
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,

@@ -25,7 +25,7 @@ export function routeEvents(config: Config["events"], log: Logger): EventRouting
       feed.publish(event);
     },
   };
-  const sinks = [rabbit?.sink ?? local, ...(config.webhooks ? webhookSinks(config.webhooks.urls, { secret: config.webhooks.secret }) : [])];
+  const sinks = [rabbit?.sink ?? local, ...(config.webhooks ? webhookSinks(config.webhooks.urls, { secret: config.webhooks.secret, maxAttempts: config.webhooks.maxAttempts }) : [])];
   return {
     feed,
     sinks,

@@ -12,4 +12,6 @@ export interface EventSink {
    * sink is known to be down, so the outbox retries later.
    */
   deliver(event: FileEvent, signal?: AbortSignal): Promise<void>;
+  /** Deliveries tried before an event is given up for this sink; unbounded when absent (the broker: events wait for it). */
+  readonly maxAttempts?: number;
 }

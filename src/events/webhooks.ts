@@ -13,6 +13,8 @@ export interface WebhookOptions {
   secret: string;
   /** Per request; default 10000. */
   timeoutMs?: number;
+  /** Deliveries tried before an event is given up for an endpoint. */
+  maxAttempts?: number;
 }
 
 /** Why an endpoint refused an event: its status (the body is the endpoint's, not ours to log). */
@@ -31,6 +33,7 @@ export function webhookSinks(urls: readonly string[], options: WebhookOptions): 
   const timeoutMs = options.timeoutMs ?? 10_000;
   return urls.map((url) => ({
     name: `webhook:${url}`,
+    maxAttempts: options.maxAttempts,
     async deliver(event: FileEvent, signal?: AbortSignal) {
       const body = eventJson(event);
       const timestamp = new Date();

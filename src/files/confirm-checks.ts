@@ -6,7 +6,7 @@ import type { ObjectStore } from "../storage/object-store.js";
 import { SNIFF_BYTES, sniffImageType } from "../media/image-types.js";
 
 /** Why a confirm failed, for a program (the contract's ConfirmFailureCode, in the domain's words). */
-export type ConfirmProblem = "not_found" | "deleted" | "object_missing" | "size_mismatch" | "md5_mismatch" | "type_mismatch";
+export type ConfirmProblem = "not_found" | "deleted" | "expired" | "object_missing" | "size_mismatch" | "md5_mismatch" | "type_mismatch";
 
 export interface ObjectProblem {
   code: ConfirmProblem;

@@ -1,5 +1,6 @@
 // ConfirmUpload: check each pending file's object (present, the declared size,
-// MD5 and type), mark the passing ones uploaded and queue their processing.
+// MD5 and type), mark the passing ones uploaded with their processing queued
+// (one change: see FileRepository.markUploaded).
 // Objects that are not what was declared are removed, so the client can PUT
 // the right bytes to the same URL (valid until it expires) and confirm again.
 import type { FileRecord } from "../domain/file.js";
@@ -35,9 +36,16 @@ export async function confirmUpload(
     const record = records.get(id);
     if (record === undefined) fail(id, "not_found", `file ${id} not found`);
     else if (record.status === "deleted") fail(id, "deleted", `file ${id} was deleted`);
-    else if (record.status === "pending") toCheck.push(record);
+    else if (record.status === "expired") {
+      const when = record.uploadExpiresAt ? ` (its upload URL expired at ${record.uploadExpiresAt.toISOString()})` : "";
+      fail(id, "expired", `file ${id} expired: it was not confirmed in time${when}; ask for a new upload URL`);
+    } else if (record.status === "pending") toCheck.push(record);
     // Already uploaded: confirming again is a success, no need to look at the object.
   }
+  // Uploaded before processing was queued with the upload (an older release, a
+  // lost write): confirming again queues it.
+  const unqueued = ids.filter((id) => records.get(id)?.status === "uploaded" && records.get(id)?.processingStatus === "pending");
+  if (unqueued.length > 0 && (await files.requeueUnqueued(ownerId, unqueued, deps.now())) > 0) deps.processing.notify();
 
   const verified = await Promise.all(toCheck.map((record) => verifyUploadedObject(objects, record)));
   const passed: string[] = [];
@@ -51,9 +59,9 @@ export async function confirmUpload(
 
   if (passed.length > 0) {
     const at = deps.now();
+    // Uploaded and queued for processing in one change: variants are made in
+    // the background, ConfirmUpload returns at once.
     await files.markUploaded(ownerId, passed, at);
-    // Variants are made in the background: ConfirmUpload returns at once.
-    await files.requestProcessing(ownerId, passed, { webpQuality: null }, at);
     deps.processing.notify();
   }
 

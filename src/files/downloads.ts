@@ -47,14 +47,18 @@ export async function downloadUrls(
   );
 }
 
+/** Why a file that is not uploaded has no download URL, per status. */
+const NOT_SERVED: Record<Exclude<FileRecord["status"], "uploaded">, (id: string, record: FileRecord) => string> = {
+  pending: (id) => `file ${id} is pending: upload its bytes and call ConfirmUpload first`,
+  deleted: (id) => `file ${id} was deleted`,
+  expired: (id) => `file ${id} expired: it was never confirmed in its upload window`,
+  quarantined: (id, r) => `file ${id} is quarantined: the malware scan found ${r.scanSignature ?? "a threat"}`,
+  missing: (id) => `file ${id} is missing: its bytes are no longer in the store`,
+};
+
 function downloadTarget(record: FileRecord | undefined, id: string, variant: string) {
   if (record === undefined) throw new FileError("not_found", `file ${id} not found`);
-  if (record.status !== "uploaded") {
-    throw new FileError(
-      "failed_precondition",
-      record.status === "pending" ? `file ${id} is pending: upload its bytes and call ConfirmUpload first` : `file ${id} was deleted`,
-    );
-  }
+  if (record.status !== "uploaded") throw new FileError("failed_precondition", NOT_SERVED[record.status](id, record));
   if (variant === "original") {
     return { id, objectKey: record.objectKey, contentType: record.contentType, filename: record.filename };
   }

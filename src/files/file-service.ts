@@ -48,6 +48,7 @@ export const MAX_IDS_PER_CALL = 100;
 const CONFIRM_FAILURE_CODE: Readonly<Record<ConfirmProblem, ConfirmFailureCode>> = {
   not_found: ConfirmFailureCode.NOT_FOUND,
   deleted: ConfirmFailureCode.DELETED,
+  expired: ConfirmFailureCode.EXPIRED,
   object_missing: ConfirmFailureCode.OBJECT_MISSING,
   size_mismatch: ConfirmFailureCode.SIZE_MISMATCH,
   md5_mismatch: ConfirmFailureCode.MD5_MISMATCH,

@@ -43,9 +43,12 @@ export async function generateUploadUrls(
   if (violations.length > 0) throw new FileError("invalid_argument", violations.join("; "));
 
   const createdAt = deps.now();
+  // Both stored with the row: a later change of settings never moves an expiry.
+  const uploadExpiresAt = new Date(createdAt.getTime() + settings.uploadUrlTtlSeconds * 1000);
+  const expireDueAt = new Date(uploadExpiresAt.getTime() + settings.uploadExpiryGraceSeconds * 1000);
   const records = valid.map((file) => {
     const id = newFileId();
-    return { ...file, id, ownerId, objectKey: objectKeyFor(id), createdAt };
+    return { ...file, id, ownerId, objectKey: objectKeyFor(id), createdAt, uploadExpiresAt, expireDueAt };
   });
   // Sign first: it cannot leave anything behind, while the insert is the commit point.
   const uploads = await Promise.all(

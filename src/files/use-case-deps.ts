@@ -12,6 +12,8 @@ import type { UploadLimits } from "./upload-rules.js";
 export interface FileServiceSettings extends UploadLimits {
   uploadUrlTtlSeconds: number;
   downloadUrlTtlSeconds: number;
+  /** A pending file expires this long after its upload URL did. */
+  uploadExpiryGraceSeconds: number;
 }
 
 export interface UseCaseDeps {

@@ -2,6 +2,7 @@
 // instances in one process, and the global registry would mix (or reject
 // duplicate names from) them.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { createOutboxMetrics, type OutboxMetrics } from "./outbox-metrics.js";
 
 export type Transport = "internal" | "public";
 export type Dependency = "database" | "object_store";
@@ -30,6 +31,7 @@ export interface Metrics {
    * values instead of failing the scrape. A later call replaces the source.
    */
   trackFileCounts(count: () => Promise<Record<string, number>>): void;
+  readonly outbox: OutboxMetrics;
   /** The scrape response for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -105,6 +107,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     trackFileCounts(count) {
       countFiles = count;
     },
+    outbox: createOutboxMetrics(registry, prefix),
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

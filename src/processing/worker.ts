@@ -5,6 +5,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { runJob, type JobDeps } from "./run-job.js";
+import { createClaimLoop } from "../shared/claim-loop.js";
 
 export interface WorkerOptions extends JobDeps {
   /** Names this process's claims. */
@@ -32,65 +33,12 @@ export function newWorkerId(): string {
 export function createProcessingWorker(options: WorkerOptions): ProcessingWorker {
   const { files, log, workerId, concurrency, leaseMs, pollMs } = options;
   const now = options.now ?? (() => new Date());
-  const running = new Set<Promise<unknown>>();
-  let stopped = true;
-  let wake: (() => void) | undefined;
-  let loop: Promise<void> | undefined;
-
-  async function run() {
-    while (!stopped) {
-      const free = concurrency - running.size;
-      let claimed = 0;
-      if (free > 0) {
-        try {
-          const jobs = await files.claimProcessing({ workerId, leaseMs, limit: free, now: now() });
-          claimed = jobs.length;
-          for (const job of jobs) {
-            const task: Promise<unknown> = runJob(job, workerId, options)
-              .catch((err: unknown) => log.error({ err, fileId: job.fileId }, "processing job crashed"))
-              .finally(() => {
-                running.delete(task);
-                wake?.();
-              });
-            running.add(task);
-          }
-        } catch (err) {
-          log.warn({ err }, "could not claim processing jobs");
-        }
-      }
-      // A full batch suggests more is due: look again at once.
-      if (claimed > 0 && claimed === free) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        timer.unref();
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
-  }
-
-  return {
-    start() {
-      if (!stopped || concurrency < 1) return;
-      stopped = false;
-      loop = run();
-    },
-    notify() {
-      wake?.();
-    },
-    async stop(timeoutMs) {
-      stopped = true;
-      wake?.();
-      await loop;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...running]),
-        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-      ]);
-      clearTimeout(timer);
-    },
-  };
+  return createClaimLoop({
+    concurrency,
+    pollMs,
+    claim: (limit) => files.claimProcessing({ workerId, leaseMs, limit, now: now() }),
+    run: (job) => runJob(job, workerId, options),
+    onError: (err, job) =>
+      job ? log.error({ err, fileId: job.fileId }, "processing job crashed") : log.warn({ err }, "could not claim processing jobs"),
+  });
 }

@@ -92,7 +92,8 @@ describe("presigned upload lifecycle over gRPC + mTLS", () => {
     expect(deleted.file?.status).toBe(FileStatus.DELETED);
     expect(deleted.file?.deletedAt).toBeDefined();
     const record = (await svc.files.findByIds(owner, [uploads[0]!.fileId]))[0]!;
-    expect(await svc.objects.head(record.objectKey)).toBeNull();
+    // The purge runs in the background, queued with the delete.
+    await expect.poll(() => svc.objects.head(record.objectKey), { timeout: 10_000 }).toBeNull();
     // Deleting again succeeds; a deleted file cannot be downloaded or confirmed.
     await client.deleteFile({ ownerId: owner, fileId: uploads[0]!.fileId });
     expect(await codeOf(client.getDownloadURLs({ ownerId: owner, fileIds: [uploads[0]!.fileId] }))).toBe(
@@ -160,7 +161,7 @@ describe("presigned upload lifecycle over gRPC + mTLS", () => {
     expect(res.failedIds).toEqual([unknown]);
     const records = await svc.files.findByIds(owner, uploads.map((u) => u.fileId));
     expect(records.map((r) => r.status)).toEqual(["deleted", "deleted"]);
-    expect(await svc.objects.head(records.find((r) => r.id === uploads[0]!.fileId)!.objectKey)).toBeNull();
+    await expect.poll(() => svc.objects.head(records.find((r) => r.id === uploads[0]!.fileId)!.objectKey), { timeout: 10_000 }).toBeNull();
   });
 
   it("pages through a listing with opaque tokens", async () => {

@@ -20,6 +20,10 @@ import { kPrincipal, type Principal } from "../../src/auth/principal.js";
 import { rpcBoundary } from "../../src/transport/rpc-interceptors.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { createFakeRepository } from "./fake-repository.js";
+import type { FileEvent } from "../../src/events/file-event.js";
+import type { EventSink } from "../../src/events/event-sink.js";
+import { purgeObjects } from "../../src/tasks/purge-objects.js";
+import { deliverEvents, publishEvents } from "../../src/tasks/publish-events.js";
 
 /** Who the in-process client calls as: a header the test gate reads (never a real listener's). */
 const PRINCIPAL_HEADER = "x-test-principal";
@@ -47,6 +51,14 @@ export interface InProcess {
   asService(name?: string): Client<typeof FileService>;
   /** A client calling as the user `subject`. */
   asUser(subject: string): Client<typeof FileService>;
+  /**
+   * Runs the outbox's due tasks (purges, events) until none is due at `at`
+   * (or now, if later), as the task worker would; events go to `events`.
+   * Returns how many ran.
+   */
+  runTasks(at?: Date): Promise<number>;
+  /** The events the outbox delivered so far (runTasks). */
+  events: FileEvent[];
   /** PUTs bytes to a presigned upload, as a client would, through the store's own request handling. */
   put(upload: PresignedUpload, bytes: Uint8Array, headers?: Record<string, string>): Promise<UploadResult>;
   close(): Promise<void>;
@@ -66,6 +78,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
       maxCoverPhotoSizeBytes: 20 * 1024 * 1024,
       uploadUrlTtlSeconds: 900,
       downloadUrlTtlSeconds: 900,
+      uploadExpiryGraceSeconds: 3600,
     },
     images: { webpQuality: 82, maxPixels: 50_000_000 },
     retry: { maxAttempts: 3, retryBaseMs: 10 },
@@ -92,11 +105,39 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
       }),
     );
 
+  const events: FileEvent[] = [];
+  const sink: EventSink = { name: "in-process", deliver: async (event) => void events.push(event) };
+  const handlers = {
+    purge: purgeObjects({ files: deps.files, objects: deps.objects }),
+    publish: publishEvents({ files: deps.files, sinks: [sink] }),
+    deliver: deliverEvents({ sinks: [sink] }),
+  };
+
   return {
     dir,
     files,
     objects,
     deps,
+    events,
+    async runTasks(at) {
+      let ran = 0;
+      for (;;) {
+        // Follow-up tasks are due when made: never earlier than the clock.
+        const now = new Date(Math.max(at?.getTime() ?? 0, Date.now()));
+        const due = await files.claimTasks({ workerId: "in-process", leaseMs: 60_000, limit: 10, now, kinds: ["purge", "publish", "deliver"] });
+        if (due.length === 0) return ran;
+        for (const task of due) {
+          ran++;
+          try {
+            const followUps = await handlers[task.kind].run(task);
+            await files.completeTask(task.id, "in-process", followUps ?? []);
+          } catch (e) {
+            // Retried a minute later: a later runTasks(now + 1 min) tries it again.
+            await files.failTask(task.id, "in-process", e instanceof Error ? e.message : String(e), new Date(now.getTime() + 60_000));
+          }
+        }
+      }
+    },
     asService: (name = "hangout") => clientAs(`service:${name}`),
     asUser: (subject) => clientAs(`user:${subject}`),
     put(upload, bytes, headers = upload.headers) {
