@@ -23,14 +23,15 @@ const owner = "owner-lifecycle";
 
 /** A file uploaded through a presigned PUT and confirmed, on a fresh in-process service. */
 async function confirmedFile() {
-  h = await startInProcess();
+  const started = await startInProcess();
+  h = started;
   const bytes = pngLikeBytes(200);
-  const client = h.asService();
+  const client = started.asService();
   const { uploads } = await client.generateUploadURLs({ ownerId: owner, files: [fileSpec(bytes)] });
   const id = uploads[0]!.fileId;
-  await h.put(uploads[0]!, bytes);
+  await started.put(uploads[0]!, bytes);
   await client.confirmUpload({ ownerId: owner, fileIds: [id] });
-  return { client, id };
+  return { h: started, client, id };
 }
 
 describe("the lifecycle", () => {
@@ -50,7 +51,7 @@ describe("the lifecycle", () => {
   });
 
   it("confirming an uploaded file whose processing was never queued queues it", async () => {
-    const { client, id } = await confirmedFile();
+    const { h, client, id } = await confirmedFile();
     // As an older release could leave it: uploaded, processing pending, nothing queued.
     const db = createClient({ url: pathToFileURL(join(h.dir, "files.db")).href });
     await db.execute({ sql: "UPDATE files SET processing_due_at = NULL WHERE id = ?", args: [id] });
@@ -90,7 +91,7 @@ describe("the lifecycle", () => {
   });
 
   it("publishes a sequence's events in order, each with its own id, the File as it was", async () => {
-    const { client, id } = await confirmedFile();
+    const { h, client, id } = await confirmedFile();
     await h.runTasks();
     await client.deleteFile({ ownerId: owner, fileId: id });
     await h.runTasks();
