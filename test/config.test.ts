@@ -34,8 +34,10 @@ describe("loadConfig", () => {
       maxFileSizeBytes: 10 * 1024 * 1024,
       maxCoverPhotoSizeBytes: 20 * 1024 * 1024,
       uploadUrlTtlSeconds: 900,
-      downloadUrlTtlSeconds: 900,
+      downloadUrlTtlSeconds: 300,
+      uploadExpiryGraceSeconds: 3600,
     });
+    expect(config.tasks).toEqual({ concurrency: 4, pollMs: 1000, leaseMs: 60_000, retryBaseMs: 1000, retryCapMs: 60_000 });
     expect(config.images).toEqual({ webpQuality: 82, maxPixels: 50_000_000 });
     expect(config.processing.concurrency).toBe(1);
     expect(config.redisUrl).toBeUndefined();

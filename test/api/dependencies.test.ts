@@ -8,6 +8,7 @@ import { startBackends, startTestService, type Backends, type TestService } from
 import type { TestDatabase } from "../support/database.js";
 import { fileSpec, pngLikeBytes, putUpload } from "../support/upload.js";
 import { rpcError } from "../support/rpc.js";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 let backends: Backends;
 beforeAll(async () => {
@@ -71,18 +72,42 @@ describe("object store unreachable", () => {
     expect(ok.failures).toEqual([]);
   });
 
-  it("keeps a delete retryable when the object cannot be removed", async () => {
-    const owner = "s3-down-delete";
-    const { uploads } = await healthy.serviceClient().generateUploadURLs({ ownerId: owner, files: [fileSpec(bytes)] });
-    await putUpload(uploads[0]!, bytes);
-    await healthy.serviceClient().confirmUpload({ ownerId: owner, fileIds: [uploads[0]!.fileId] });
+});
 
-    const error = await rpcError(svc.serviceClient().deleteFile({ ownerId: owner, fileId: uploads[0]!.fileId }));
-    expect(error.code).toBe(Code.Unavailable);
-    // A retry against a working store finishes the job: row deleted, object gone.
-    const done = await healthy.serviceClient().deleteFile({ ownerId: owner, fileId: uploads[0]!.fileId });
-    expect(done.file?.status).toBe(3 /* DELETED */);
-    const record = (await healthy.files.findByIds(owner, [uploads[0]!.fileId]))[0]!;
-    expect(await healthy.objects.head(record.objectKey)).toBeNull();
+describe("object store cut during deletes", () => {
+  let svc: TestService;
+  let s3Link: TcpProxy;
+  let direct: TestService; // sees the bucket past the proxy
+  beforeAll(async () => {
+    direct = await startTestService({ ...backends, env: { TASK_CONCURRENCY: "0", PROCESSING_CONCURRENCY: "0" } }); // no worker of its own
+    s3Link = await startTcpProxy(Number(new URL(backends.s3.endpoint).port));
+    svc = await startTestService({ ...backends, env: { S3_ENDPOINT: `http://127.0.0.1:${s3Link.port}`, TASK_RETRY_BASE_MS: "200", TASK_RETRY_CAP_MS: "500" } });
+  });
+  afterAll(async () => {
+    await Promise.all([svc?.stop(), direct?.stop()]);
+    await s3Link?.close();
+  });
+
+  it("answers OK with the store down; the queued purge removes every object once it answers", async () => {
+    const owner = "s3-cut-delete";
+    const client = svc.serviceClient();
+    const { uploads } = await client.generateUploadURLs({ ownerId: owner, files: [fileSpec(bytes), fileSpec(bytes)] });
+    for (const u of uploads) await putUpload(u, bytes);
+    await client.confirmUpload({ ownerId: owner, fileIds: uploads.map((u) => u.fileId) });
+    const keys = (await svc.files.findByIds(owner, uploads.map((u) => u.fileId))).map((r) => r.objectKey);
+
+    s3Link.cut();
+    const one = await client.deleteFile({ ownerId: owner, fileId: uploads[0]!.fileId });
+    expect(one.file?.status).toBe(3 /* DELETED */);
+    const batch = await client.batchDeleteFiles({ ownerId: owner, fileIds: [uploads[1]!.fileId] });
+    expect(batch).toMatchObject({ deletedCount: 1, failedIds: [] });
+    // A deleted file has no URL, whatever the store still holds.
+    expect((await rpcError(client.getDownloadURLs({ ownerId: owner, fileIds: [uploads[0]!.fileId] }))).code).toBe(Code.FailedPrecondition);
+    await new Promise((r) => setTimeout(r, 1_000)); // the purge fails meanwhile, and waits
+    for (const key of keys) expect(await direct.objects.head(key)).not.toBeNull();
+
+    s3Link.restore();
+    for (const key of keys) await expect.poll(() => direct.objects.head(key), { timeout: 15_000 }).toBeNull();
+    expect(await svc.files.listTasks({ status: "failed", limit: 10 })).toEqual([]);
   });
 });

@@ -339,7 +339,7 @@ describe("UploadFile", () => {
     const deleted = results[0]!.file!;
     await svc.serviceClient().deleteFile({ ownerId: "dedup-owner", fileId: deleted.id });
     const [record] = await svc.files.findByIds("dedup-owner", [deleted.id]);
-    for (const v of record!.variants) expect(await svc.objects.head(v.objectKey)).toBeNull();
+    for (const v of record!.variants) await expect.poll(() => svc.objects.head(v.objectKey), { timeout: 10_000 }).toBeNull();
     const again = await upload();
     expect(again.file!.id).not.toBe(deleted.id);
   });

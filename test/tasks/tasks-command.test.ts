@@ -11,8 +11,15 @@ import { REPO_ROOT } from "../support/service-process.js";
 
 const sh = promisify(exec);
 let dataDir: string;
-const run = (args: string) =>
-  sh(`npm run -s tasks -- ${args}`, { cwd: REPO_ROOT, env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "" }, timeout: 60_000 });
+// As README prints them (npm's own "> file-service tasks" header lines dropped).
+const run = async (args: string) => {
+  const { stdout, stderr } = await sh(`npm run tasks${args ? ` -- ${args}` : ""}`, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "" },
+    timeout: 60_000,
+  });
+  return { stdout: stdout.split("\n").filter((l) => l !== "" && !l.startsWith(">")).join("\n") + "\n", stderr };
+};
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "fs-tasks-"));

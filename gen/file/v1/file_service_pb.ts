@@ -1091,7 +1091,9 @@ export type FileEvent = Message<"file.v1.FileEvent"> & {
   fileId: string;
 
   /**
-   * The file as it is after the change.
+   * The file as it was read just after the change, when the event left the
+   * outbox (normally within moments): a later change may already show in it.
+   * `type` and `occurred_at` say what happened; call GetFile for the latest.
    *
    * @generated from field: file.v1.File file = 6;
    */
