@@ -30,6 +30,7 @@ import { routeEvents } from "./events/event-routing.js";
 import { createTaskWorker } from "./tasks/task-worker.js";
 import { wakeOnChange } from "./tasks/wake-on-change.js";
 import { purgeObjects } from "./tasks/purge-objects.js";
+import { quarantineObjects } from "./tasks/quarantine-objects.js";
 import { deliverEvents, publishEvents } from "./tasks/publish-events.js";
 
 export interface App {
@@ -71,12 +72,18 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
   const reads = cache ? cachedFileReads(files, cache) : undefined;
 
   const workerId = newWorkerId();
+  // With CLAMD_URL, nothing is served or processed before clamd has scanned it.
+  const scanner = config.scanning
+    ? (await import("./scanning/clamd-scanner.js")).createClamdScanner({ url: config.scanning.clamdUrl, streamMaxBytes: config.scanning.streamMaxBytes })
+    : undefined;
   const jobDeps = {
     files,
     objects,
     images: config.images,
     retry: { maxAttempts: config.processing.maxAttempts, retryBaseMs: config.processing.retryBaseMs },
     log: log.child({ component: "processing" }),
+    scanner,
+    onScanned: (verdict: "clean" | "infected" | "error") => metrics.scans.inc({ verdict }),
   };
   const worker = createProcessingWorker({
     ...jobDeps,
@@ -90,9 +97,12 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     [
       { name: "database", ping: () => backends.files.ping() },
       { name: "object_store", ping: () => backends.objects.ping() },
+      // Reported, but not a readiness condition: files wait for it, calls do not.
+      ...(scanner ? [{ name: "malware_scanner", ping: () => scanner.ping(), critical: false }] : []),
     ],
     config.healthIntervalMs,
   );
+  metrics.trackDependencies(() => monitor.snapshot());
   const events = routeEvents(config.events, log);
   const outbox = metrics.outbox;
   outbox.trackTasks(() => backends.files.taskStats(new Date()));
@@ -100,6 +110,12 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     files,
     handlers: {
       purge: purgeObjects({ files, objects, onPurged: (n) => outbox.purgedObjects.inc(n) }),
+      quarantine: quarantineObjects({
+        files,
+        objects,
+        bucket: config.scanning?.quarantineBucket,
+        onQuarantined: () => metrics.quarantinedFiles.inc(),
+      }),
       publish: publishEvents({ files, sinks: events.sinks }),
       deliver: deliverEvents({
         sinks: events.sinks,
@@ -121,7 +137,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
   const fileService = createFileService({
     ...jobDeps,
     reads,
-    settings: config.limits,
+    settings: { ...config.limits, serveUnscanned: config.scanning?.allowUnscanned ?? false },
     processing: { workerId, leaseMs: config.processing.leaseMs, notify: () => worker.notify() },
     onUploaded: (bytes) => metrics.uploadedBytes.inc(bytes),
     watch: { feed: events.feed, heartbeatMs: config.events.heartbeatMs },

@@ -73,6 +73,8 @@ const WRITES: { [K in Exclude<keyof FileRepository, "ping" | "close">]: Invalida
   completeProcessing: ([fileId]) => [fileId],
   failProcessing: ([fileId]) => [fileId],
   requeueUnqueued: ([, ids]) => ids,
+  recordScan: ([fileId]) => [fileId],
+  quarantine: ([fileId]) => [fileId],
   expireDue: (_args, ids) => ids ?? [],
   storedObjects: "read",
   // The task queue holds no cached records.

@@ -24,7 +24,7 @@ export interface TaskColumns {
 }
 
 /** What a state change queues for each row it changes. */
-export type TaskTemplate = { kind: "purge" } | { kind: "publish"; type: EventType };
+export type TaskTemplate = { kind: "purge" } | { kind: "quarantine" } | { kind: "publish"; type: EventType };
 
 /** A state change: the rows matching `where` get `values`, and each queues `templates`' tasks, in one transaction. */
 export interface FileChange {

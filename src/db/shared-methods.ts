@@ -20,6 +20,17 @@ import {
   type ProcessingColumns,
 } from "./file-conditions.js";
 import type { FileChange, TaskTemplate } from "./outbox.js";
+import type { ScanResult } from "../domain/file.js";
+
+/** A scan's result as the files columns keep it. */
+function scanValues(scan: ScanResult) {
+  return {
+    scanStatus: scan.status,
+    scanSignature: scan.status === "infected" ? scan.signature.slice(0, 255) : null,
+    scanError: scan.status === "error" ? scan.reason.slice(0, 1000) : null,
+    scannedAt: scan.at,
+  };
+}
 
 /** The columns the lifecycle's changes use besides the processing queue. */
 export interface LifecycleColumns extends ProcessingColumns {
@@ -79,6 +90,8 @@ type SharedMethods = Pick<
   | "countByStatus"
   | "requestProcessing"
   | "requeueUnqueued"
+  | "recordScan"
+  | "quarantine"
   | "failProcessing"
   | "expireDue"
 >;
@@ -107,9 +120,24 @@ export function sharedMethods(
   return {
     readRecords,
 
-    insertUploaded: ({ sha256, uploadedAt, processing, ...record }: NewUploadedFile) =>
+    insertUploaded: ({ sha256, uploadedAt, processing, scan, ...record }: NewUploadedFile) =>
       run(async () => {
-        const row = { ...record, status: "uploaded", uploadedAt, sha256, dedupSha256: sha256, ...queuedValues(processing, uploadedAt), expireDueAt: null };
+        if (scan?.status === "infected") {
+          // Recorded, quarantined: never served, never a dedup match, nothing made of it.
+          const row = { ...record, status: "quarantined", uploadedAt, sha256, dedupSha256: null, processingStatus: "cancelled", ...scanValues(scan), expireDueAt: null };
+          await d.insertUploadedRow(row, [{ kind: "quarantine" }, { kind: "publish", type: "quarantined" }], uploadedAt);
+          return { inserted: true as const };
+        }
+        const row = {
+          ...record,
+          status: "uploaded",
+          uploadedAt,
+          sha256,
+          dedupSha256: sha256,
+          ...queuedValues(processing, uploadedAt),
+          ...(scan ? scanValues(scan) : {}),
+          expireDueAt: null,
+        };
         // The unique key (owner_id, dedup_sha256) decides between concurrent
         // identical uploads: exactly one INSERT inserts, the others read its row.
         for (let round = 1; ; round++) {
@@ -127,10 +155,16 @@ export function sharedMethods(
 
     // Uploaded and queued for processing by one statement: no file is ever
     // uploaded without its processing queued.
-    markUploaded: (ownerId, ids, at) =>
+    markUploaded: (ownerId, ids, at, options) =>
       changeAmong(ids, {
         where: pendingAmong(files, ownerId, ids),
-        values: { status: "uploaded", uploadedAt: at, expireDueAt: null, ...queuedValues({ webpQuality: null }, at) },
+        values: {
+          status: "uploaded",
+          uploadedAt: at,
+          expireDueAt: null,
+          ...queuedValues({ webpQuality: null }, at),
+          ...(options?.scan ? { scanStatus: "pending" } : {}),
+        },
         templates: [{ kind: "publish", type: "uploaded" }],
         at,
       }),
@@ -169,6 +203,22 @@ export function sharedMethods(
     countByStatus: () => run(async () => countsByStatus(await d.countStatuses())),
 
     requestProcessing: (ownerId, ids, request, at) => updateAmong(queuedValues(request, at), uploadedAmong(files, ownerId, ids), ids),
+
+    recordScan: (fileId, workerId, result) =>
+      run(async () => (await d.updateFiles(scanValues(result), claimHeldBy(files, fileId, workerId))) > 0),
+
+    quarantine: (fileId, workerId, result) =>
+      run(
+        async () =>
+          (
+            await d.changeFiles({
+              where: claimHeldBy(files, fileId, workerId),
+              values: { status: "quarantined", ...scanValues(result), dedupSha256: null, ...failedValues("quarantined: the malware scan found " + result.signature, null), processingStatus: "cancelled" },
+              templates: [{ kind: "quarantine" }, { kind: "publish", type: "quarantined" }],
+              at: result.at,
+            })
+          ).length > 0,
+      ),
 
     failProcessing: (fileId, workerId, error, retryAt) =>
       run(async () => {

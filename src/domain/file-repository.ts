@@ -16,6 +16,7 @@ import type {
   ProcessingJob,
   ProcessingRequest,
   ProcessingResult,
+  ScanResult,
 } from "./file.js";
 import type { TaskQueue } from "./task-queue.js";
 
@@ -42,9 +43,11 @@ export interface FileRepository extends TaskQueue {
   /**
    * Moves the owner's `pending` records among `ids` to `uploaded` and queues
    * their processing (due `at`, default quality), in one statement; publishes
-   * `uploaded`. Returns how many moved.
+   * `uploaded`. With `scan`, their scan status becomes pending: nothing is
+   * served or made of them before the processing job has them scanned.
+   * Returns how many moved.
    */
-  markUploaded(ownerId: string, ids: readonly string[], at: Date): Promise<number>;
+  markUploaded(ownerId: string, ids: readonly string[], at: Date, options?: { scan?: boolean }): Promise<number>;
   /**
    * Queues processing for the owner's uploaded files among `ids` whose
    * processing is pending but not queued (a file confirmed before processing
@@ -102,6 +105,18 @@ export interface FileRepository extends TaskQueue {
    * `processing_failed`). Returns false when the claim was lost.
    */
   failProcessing(fileId: string, workerId: string, error: string, retryAt: Date | null): Promise<boolean>;
+
+  // The malware scan, by the worker that holds the file's processing job.
+
+  /** Records a clean or failed scan of a job `workerId` holds. False when the claim was lost. */
+  recordScan(fileId: string, workerId: string, result: ScanResult & { status: "clean" | "error" }): Promise<boolean>;
+  /**
+   * The file `workerId` holds is infected: status quarantined with the
+   * signature, processing cancelled, the move of its objects out of the served
+   * space queued and `quarantined` published, in one change. False when the
+   * claim was lost (or the file was deleted meanwhile).
+   */
+  quarantine(fileId: string, workerId: string, result: ScanResult & { status: "infected" }): Promise<boolean>;
 
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;

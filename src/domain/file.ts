@@ -99,7 +99,15 @@ export interface NewUploadedFile extends NewFileRecord {
   sha256: string;
   uploadedAt: Date;
   processing: ProcessingRequest;
+  /** The malware scan's verdict, when a scanner judged the bytes before they were recorded. */
+  scan?: ScanResult;
 }
+
+/** A scan's conclusion about one file. */
+export type ScanResult =
+  | { status: "clean"; at: Date }
+  | { status: "infected"; signature: string; at: Date }
+  | { status: "error"; reason: string; at: Date };
 
 export interface ProcessingResult {
   sha256: string;
@@ -118,6 +126,9 @@ export interface ProcessingJob {
   webpQuality: number | null;
   /** Claims so far, this one included. */
   attempts: number;
+  sizeBytes: number;
+  /** "pending": the bytes must be scanned before anything is made of them. */
+  scanStatus: ScanStatus;
 }
 
 export interface ListFilesQuery {

@@ -15,6 +15,8 @@ export const TASK_KINDS = [
   "publish",
   /** Deliver one event to one sink (payload: the sink and the event). */
   "deliver",
+  /** Move a quarantined file's objects out of the served space. */
+  "quarantine",
 ] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 

@@ -22,7 +22,7 @@ export interface ConfirmResult {
 }
 
 export async function confirmUpload(
-  deps: Pick<UseCaseDeps, "files" | "objects" | "processing" | "now" | "onUploaded">,
+  deps: Pick<UseCaseDeps, "files" | "objects" | "processing" | "now" | "onUploaded" | "scanner">,
   ownerId: string,
   ids: readonly string[],
 ): Promise<ConfirmResult> {
@@ -61,7 +61,7 @@ export async function confirmUpload(
     const at = deps.now();
     // Uploaded and queued for processing in one change: variants are made in
     // the background, ConfirmUpload returns at once.
-    await files.markUploaded(ownerId, passed, at);
+    await files.markUploaded(ownerId, passed, at, { scan: deps.scanner !== undefined });
     deps.processing.notify();
   }
 

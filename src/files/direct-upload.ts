@@ -10,7 +10,9 @@
 // turns out to be a duplicate; when the early PUT itself fails, the bytes are
 // stored from the temp file afterwards, as without a declared size.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { FilePurpose, FileRecord, ProcessingResult } from "../domain/file.js";
+import { createReadStream } from "node:fs";
+import type { FilePurpose, FileRecord, ProcessingResult, ScanResult } from "../domain/file.js";
+import type { Scanner } from "../scanning/scanner.js";
 import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { FileError, ImageRejectedError } from "../domain/errors.js";
@@ -30,6 +32,9 @@ export interface DirectUploadDeps {
   processing: { workerId: string; leaseMs: number; notify(): void };
   now: () => Date;
   onUploaded?: (bytes: number) => void;
+  /** Scans the bytes before the upload answers: an infected file is recorded quarantined. */
+  scanner?: Scanner;
+  onScanned?: (verdict: "clean" | "infected" | "error") => void;
 }
 
 export interface DirectUpload {
@@ -148,8 +153,15 @@ export async function storeDirectUpload(
       return await whenProcessed(existing, upload, deps);
     }
 
+    // Scanned before anything is made of the bytes or the call answers (fail
+    // closed: a scanner that cannot answer fails the upload as Unavailable).
+    const scan = deps.scanner ? await scanReceived(deps.scanner, received.path, received.size, deps) : undefined;
+    const infected = scan?.status === "infected";
+
     let result: ProcessingResult | undefined;
-    if (upload.async) {
+    if (infected) {
+      // Nothing is made of it: recorded quarantined, its bytes moved away by the outbox.
+    } else if (upload.async) {
       await inspectImage(received.path, deps.images.maxPixels);
     } else {
       result = await makeVariants(
@@ -183,6 +195,7 @@ export async function storeDirectUpload(
       uploadedAt: at,
       purpose: upload.purpose,
       sha256: received.sha256,
+      scan,
       processing: {
         webpQuality: upload.webpQuality,
         claim: result === undefined ? undefined : { workerId: deps.processing.workerId, leaseMs: deps.processing.leaseMs },
@@ -196,7 +209,9 @@ export async function storeDirectUpload(
     }
     stored.length = 0; // from here on the objects belong to the recorded file
     deps.onUploaded?.(received.size);
-    if (result === undefined) deps.processing.notify();
+    if (infected) {
+      // Quarantined: no processing; the answer shows the state and the signature.
+    } else if (result === undefined) deps.processing.notify();
     else await files.completeProcessing(id, deps.processing.workerId, result);
     const [record] = await files.findByIds(upload.ownerId, [id]);
     return record!;
@@ -208,6 +223,15 @@ export async function storeDirectUpload(
   } finally {
     await received.discard();
   }
+}
+
+async function scanReceived(scanner: Scanner, path: string, size: number, deps: DirectUploadDeps): Promise<ScanResult> {
+  const verdict = await scanner.scan(createReadStream(path), size);
+  deps.onScanned?.(verdict.verdict);
+  const at = deps.now();
+  if (verdict.verdict === "infected") return { status: "infected", signature: verdict.signature, at };
+  if (verdict.verdict === "error") return { status: "error", reason: verdict.reason, at };
+  return { status: "clean", at };
 }
 
 /**

@@ -33,7 +33,7 @@ export async function downloadUrls(
   }
   const variant = request.variant.trim().toLowerCase() || "original";
   const records = await recordsById(deps.files, ownerId, ids);
-  const targets = ids.map((id) => downloadTarget(records.get(id), id, variant));
+  const targets = ids.map((id) => downloadTarget(records.get(id), id, variant, deps.settings.serveUnscanned ?? false));
   return Promise.all(
     targets.map(async (t) => {
       const signed = await deps.objects.presignGet({
@@ -56,9 +56,16 @@ const NOT_SERVED: Record<Exclude<FileRecord["status"], "uploaded">, (id: string,
   missing: (id) => `file ${id} is missing: its bytes are no longer in the store`,
 };
 
-function downloadTarget(record: FileRecord | undefined, id: string, variant: string) {
+function downloadTarget(record: FileRecord | undefined, id: string, variant: string, serveUnscanned: boolean) {
   if (record === undefined) throw new FileError("not_found", `file ${id} not found`);
   if (record.status !== "uploaded") throw new FileError("failed_precondition", NOT_SERVED[record.status](id, record));
+  // Fail closed: bytes the scanner has not cleared are not served.
+  if (!serveUnscanned && record.scanStatus === "pending") {
+    throw new FileError("failed_precondition", `file ${id} is not scanned yet: try again shortly`);
+  }
+  if (!serveUnscanned && record.scanStatus === "error") {
+    throw new FileError("failed_precondition", `file ${id} could not be scanned for malware (${record.scanError ?? "no reason given"}) and is not served`);
+  }
   if (variant === "original") {
     return { id, objectKey: record.objectKey, contentType: record.contentType, filename: record.filename };
   }

@@ -16,7 +16,7 @@ export async function processFile(
   if (record.status !== "uploaded") {
     throw new FileError(
       "failed_precondition",
-      record.status === "pending" ? `file ${fileId} is pending: confirm the upload first` : `file ${fileId} was deleted`,
+      record.status === "pending" ? `file ${fileId} is pending: confirm the upload first` : `file ${fileId} is ${record.status}`,
     );
   }
   const { workerId, leaseMs } = deps.processing;
@@ -25,7 +25,17 @@ export async function processFile(
   if (options.async) {
     deps.processing.notify();
   } else {
-    const job = { fileId, ownerId, objectKey: record.objectKey, contentType: record.contentType, purpose: record.purpose, webpQuality, attempts: 1 };
+    const job = {
+      fileId,
+      ownerId,
+      objectKey: record.objectKey,
+      contentType: record.contentType,
+      purpose: record.purpose,
+      webpQuality,
+      attempts: 1,
+      sizeBytes: record.sizeBytes,
+      scanStatus: record.scanStatus,
+    };
     await runJob(job, workerId, deps);
   }
   return ownedFile(files, ownerId, fileId);

@@ -8,12 +8,15 @@ import type { ImageSettings } from "../processing/make-variants.js";
 import type { RetryPolicy } from "../processing/run-job.js";
 import type { Logger } from "../observability/logger.js";
 import type { UploadLimits } from "./upload-rules.js";
+import type { Scanner } from "../scanning/scanner.js";
 
 export interface FileServiceSettings extends UploadLimits {
   uploadUrlTtlSeconds: number;
   downloadUrlTtlSeconds: number;
   /** A pending file expires this long after its upload URL did. */
   uploadExpiryGraceSeconds: number;
+  /** Serve files whose malware scan has not concluded (pending, error): fail open. Off by default. */
+  serveUnscanned?: boolean;
 }
 
 export interface UseCaseDeps {
@@ -26,6 +29,9 @@ export interface UseCaseDeps {
   processing: { workerId: string; leaseMs: number; notify(): void };
   log: Logger;
   now: () => Date;
+  /** With a scanner, nothing is served or made of a file before its bytes are scanned. */
+  scanner?: Scanner;
+  onScanned?: (verdict: "clean" | "infected" | "error") => void;
   /** Told the bytes of files that became uploaded (for metrics). */
   onUploaded?: (bytes: number) => void;
 }

@@ -6,6 +6,8 @@
 export interface DependencyProbe {
   name: string;
   ping(): Promise<void>;
+  /** Whether serving needs it (default true); a non-critical one is reported only. */
+  critical?: boolean;
 }
 
 export interface DependencyState {
@@ -65,7 +67,8 @@ export function createHealthMonitor(probes: readonly DependencyProbe[], interval
     if (state === "draining") return snapshot();
     const before = state === "serving";
     dependencies = Object.fromEntries(results);
-    state = results.every(([, r]) => r.ok) ? "serving" : "degraded";
+    const critical = new Set(probes.filter((p) => p.critical !== false).map((p) => p.name));
+    state = results.every(([name, r]) => r.ok || !critical.has(name)) ? "serving" : "degraded";
     publish(before);
     return snapshot();
   }

@@ -41,6 +41,8 @@ const REPOSITORY_OPERATIONS: Record<Exclude<keyof FileRepository, "close">, Oper
   completeProcessing: NETWORK,
   failProcessing: NETWORK,
   requeueUnqueued: NETWORK,
+  recordScan: NETWORK,
+  quarantine: NETWORK,
   expireDue: NETWORK,
   storedObjects: NETWORK,
   claimTasks: NETWORK,

@@ -32,6 +32,11 @@ export interface Metrics {
    */
   trackFileCounts(count: () => Promise<Record<string, number>>): void;
   readonly outbox: OutboxMetrics;
+  /** Malware scans by verdict. */
+  readonly scans: Counter<"verdict">;
+  readonly quarantinedFiles: Counter;
+  /** Registers the health monitor whose dependencies `file_service_dependency_up` reports at scrape time. */
+  trackDependencies(snapshot: () => { dependencies: Record<string, { ok: boolean }> }): void;
   /** The scrape response for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -50,6 +55,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registers = [registry];
 
   let countFiles: (() => Promise<Record<string, number>>) | undefined;
+  let dependencySnapshot: (() => { dependencies: Record<string, { ok: boolean }> }) | undefined;
+  new Gauge({
+    name: `${prefix}dependency_up`,
+    help: "1 while a dependency answered its last health probe (database, object store, malware scanner), else 0.",
+    labelNames: ["dependency"] as const,
+    registers,
+    collect() {
+      for (const [dependency, state] of Object.entries(dependencySnapshot?.().dependencies ?? {})) this.set({ dependency }, state.ok ? 1 : 0);
+    },
+  });
   let refreshing: Promise<void> | undefined;
 
   const files = new Gauge({
@@ -108,6 +123,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       countFiles = count;
     },
     outbox: createOutboxMetrics(registry, prefix),
+    scans: new Counter({ name: `${prefix}scans_total`, help: "Malware scans, by verdict (clean, infected, error).", labelNames: ["verdict"] as const, registers }),
+    quarantinedFiles: new Counter({ name: `${prefix}quarantined_files_total`, help: "Files whose bytes were moved to quarantine.", registers }),
+    trackDependencies(snapshot) {
+      dependencySnapshot = snapshot;
+    },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

@@ -10,3 +10,11 @@ export function objectKeyFor(fileId: string): string {
 export function variantKeyFor(fileId: string, variant: string): string {
   return `files/${fileId}/${variant}`;
 }
+
+/**
+ * Where a quarantined object goes: out of `files/`, the served space, to
+ * `quarantine/<file id>/<name>` (in the same bucket, or QUARANTINE_BUCKET).
+ */
+export function quarantineKeyFor(key: string): string {
+  return key.replace(/^files\//, "quarantine/");
+}

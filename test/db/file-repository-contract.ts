@@ -452,6 +452,8 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
             purpose: early.purpose,
             webpQuality: null,
             attempts: 1,
+            sizeBytes: early.sizeBytes,
+            scanStatus: "not_scanned",
           },
         ]);
         expect(await claim("w2", plus(t0, 10))).toEqual([
@@ -463,6 +465,8 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
             purpose: "story",
             webpQuality: 75,
             attempts: 1,
+            sizeBytes: late.sizeBytes,
+            scanStatus: "not_scanned",
           },
         ]);
         // Not due yet; the others are held.

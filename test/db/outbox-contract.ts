@@ -3,14 +3,14 @@
 // SQLite and the fake alike.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { FileRepository } from "../../src/domain/file-repository.js";
-import type { NewTask, PublishPayload, Task } from "../../src/domain/task.js";
+import { TASK_KINDS, type NewTask, type PublishPayload, type Task } from "../../src/domain/task.js";
 import { newOwner, newRecord, newResult, newUploaded, sha256Of } from "../support/records.js";
 import type { FileRepositoryContract, OpenedRepository } from "./file-repository-contract.js";
 
 const t0 = new Date("2025-06-01T12:00:00.000Z");
 const plus = (date: Date, ms: number) => new Date(date.getTime() + ms);
 const lease = 60_000;
-const ALL = ["purge", "publish", "deliver"] as const;
+const ALL = TASK_KINDS;
 
 const summary = (tasks: readonly Task[]) =>
   tasks
@@ -100,6 +100,31 @@ export function describeOutbox(contract: FileRepositoryContract): void {
       expect(await q.storedObjects(due.id)).toEqual({ status: "expired", keys: [due.objectKey] });
       expect(await q.expireDue(plus(t0, 120_000), 0)).toEqual([]);
       expect(await q.expireDue(plus(t0, 120_000), 10)).toEqual([later.id]);
+    });
+
+    it("records scans by the job's holder: pending at confirmation, clean, or quarantined with its tasks", async () => {
+      const owner = newOwner();
+      const [a, b] = [newRecord(owner), newRecord(owner)];
+      await q.insertPending([a, b]);
+      expect(await q.markUploaded(owner, [a.id, b.id], t0, { scan: true })).toBe(2);
+      expect((await q.findByIds(owner, [a.id, b.id])).map((r) => r.scanStatus)).toEqual(["pending", "pending"]);
+      const jobs = await q.claimProcessing({ workerId: "p", leaseMs: lease, limit: 2, now: t0 });
+      expect(jobs.map((j) => [j.scanStatus, j.sizeBytes]).sort()).toEqual([["pending", a.sizeBytes], ["pending", b.sizeBytes]].sort());
+      const at = plus(t0, 5);
+      expect(await q.recordScan(a.id, "other", { status: "clean", at })).toBe(false);
+      expect(await q.recordScan(a.id, "p", { status: "clean", at })).toBe(true);
+      expect(await q.quarantine(b.id, "other", { status: "infected", signature: "Eicar-Test", at })).toBe(false);
+      expect(await q.quarantine(b.id, "p", { status: "infected", signature: "Eicar-Test", at })).toBe(true);
+      const [ra] = await q.findByIds(owner, [a.id]);
+      const [rb] = await q.findByIds(owner, [b.id]);
+      expect(ra).toMatchObject({ status: "uploaded", scanStatus: "clean", scannedAt: at, processingStatus: "processing" });
+      expect(rb).toMatchObject({ status: "quarantined", scanStatus: "infected", scanSignature: "Eicar-Test", scannedAt: at, processingStatus: "cancelled" });
+      expect(await q.completeProcessing(b.id, "p", newResult(b.id, sha256Of("b"), []))).toBe(false);
+      const tasks = await claimAll("w");
+      // The quarantined event waits behind the uploaded one (same file, same order key).
+      expect(summary(tasks.filter((t) => t.fileId === b.id))).toEqual([`publish:uploaded:${b.id}`, `quarantine:-:${b.id}`].sort());
+      for (const t of tasks) await q.completeTask(t.id, "w");
+      expect(summary((await claimAll("w")).filter((t) => t.fileId === b.id))).toEqual([`publish:quarantined:${b.id}`]);
     });
 
     it("lists a file's stored objects, variants included, whoever owns it", async () => {

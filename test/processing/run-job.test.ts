@@ -13,6 +13,7 @@ import type { ProcessingJob } from "../../src/domain/file.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import { objectKeyFor } from "../../src/storage/object-keys.js";
 import { runJob, type JobDeps } from "../../src/processing/run-job.js";
+import type { Scanner } from "../../src/scanning/scanner.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { htmlBytes, solid } from "../support/images.js";
 import { md5Base64 } from "../support/upload.js";
@@ -105,5 +106,72 @@ describe("runJob", () => {
     await files.markDeleted(job.ownerId, [job.fileId], t0);
     expect(await runJob(job, "w", deps())).toBe("lost");
     for (const name of ["thumb", "medium", "large"]) expect(await objects.head(`files/${job.fileId}/${name}`)).toBeNull();
+  });
+});
+
+describe("the malware scan step", () => {
+  /** A job whose scan is pending, as ConfirmUpload leaves it with a scanner configured. */
+  async function scanPendingJob(bytes: Buffer): Promise<ProcessingJob> {
+    const job = await claimedJob(bytes);
+    return { ...job, scanStatus: "pending" };
+  }
+  const scanner = (verdict: Awaited<ReturnType<Scanner["scan"]>> | Error) => {
+    const scanned: number[] = [];
+    const s: Scanner = {
+      async scan(body, size) {
+        for await (const _ of body) void _;
+        scanned.push(size);
+        if (verdict instanceof Error) throw verdict;
+        return verdict;
+      },
+      ping: async () => {},
+    };
+    return Object.assign(s, { scanned });
+  };
+
+  it("scans first, records clean, then makes the variants", async () => {
+    const bytes = await solid(64, 64, "png");
+    const job = await scanPendingJob(bytes);
+    const s = scanner({ verdict: "clean" });
+    expect(await runJob(job, "w", deps({ scanner: s }))).toBe("completed");
+    expect(s.scanned).toEqual([job.sizeBytes]);
+    const [record] = await files.findByIds(job.ownerId, [job.fileId]);
+    expect(record).toMatchObject({ scanStatus: "clean", scannedAt: t0, processingStatus: "completed" });
+  });
+
+  it("quarantines an infected file: nothing made of it, its move and its event queued with the change", async () => {
+    const bytes = await solid(64, 64, "png");
+    const job = await scanPendingJob(bytes);
+    expect(await runJob(job, "w", deps({ scanner: scanner({ verdict: "infected", signature: "Test.EICAR" }) }))).toBe("quarantined");
+    const [record] = await files.findByIds(job.ownerId, [job.fileId]);
+    expect(record).toMatchObject({ status: "quarantined", scanStatus: "infected", scanSignature: "Test.EICAR", processingStatus: "cancelled", variants: [] });
+    const claim = () => files.claimTasks({ workerId: "t", leaseMs: 1000, limit: 10, now: new Date(Date.now() + 1000), kinds: ["quarantine", "publish"] });
+    const first = await claim(); // the upload's own event, and the move
+    expect(first.map((t) => [t.kind, t.kind === "publish" ? JSON.parse(t.payload!).type : null])).toEqual([
+      ["publish", "uploaded"],
+      ["quarantine", null],
+    ]);
+    for (const t of first) await files.completeTask(t.id, "t");
+    const [next] = await claim();
+    expect(JSON.parse(next!.payload!)).toMatchObject({ type: "quarantined" });
+  });
+
+  it("waits while the scanner is down: retried within a minute, however many attempts it took", async () => {
+    const bytes = await solid(64, 64, "png");
+    const job = { ...(await scanPendingJob(bytes)), attempts: 50 };
+    const down = scanner(new DependencyUnavailableError("malware scanner", new Error("ECONNREFUSED")));
+    expect(await runJob(job, "w", deps({ scanner: down }))).toBe("retry");
+    const [record] = await files.findByIds(job.ownerId, [job.fileId]);
+    expect(record).toMatchObject({ status: "uploaded", processingStatus: "pending", processingError: "waiting for the malware scanner" });
+    expect(await files.claimProcessing({ workerId: "w", leaseMs: 1000, limit: 1, now: new Date(t0.getTime() + 59_999) })).toEqual([]);
+    expect(await files.claimProcessing({ workerId: "w", leaseMs: 1000, limit: 1, now: new Date(t0.getTime() + 60_000) })).toHaveLength(1);
+  });
+
+  it("never passes a file the scanner cannot judge: scan error, processing failed with the reason", async () => {
+    const bytes = await solid(64, 64, "png");
+    const job = await scanPendingJob(bytes);
+    expect(await runJob(job, "w", deps({ scanner: scanner({ verdict: "error", reason: "larger than the scanner's 1-byte limit" }) }))).toBe("failed");
+    const [record] = await files.findByIds(job.ownerId, [job.fileId]);
+    expect(record).toMatchObject({ scanStatus: "error", scanError: "larger than the scanner's 1-byte limit", processingStatus: "failed" });
   });
 });

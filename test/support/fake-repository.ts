@@ -4,7 +4,7 @@
 // and attempts. For domain tests that must not need a database, and for the
 // cache tests, it also counts calls, can pause a read, and can fail a write
 // after applying it (a commit whose answer was lost).
-import type { FileRecord, FileStatus, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest } from "../../src/domain/file.js";
+import type { FileRecord, FileStatus, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest, ScanResult } from "../../src/domain/file.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
 import { FILE_STATUSES } from "../../src/domain/file.js";
 import { DependencyUnavailableError } from "../../src/domain/errors.js";
@@ -55,7 +55,7 @@ const METHODS = [
   "insertPending", "insertUploaded", "findByIds", "findByContentHash", "markUploaded", "markDeleted",
   "list", "countByStatus", "requestProcessing", "claimProcessing", "completeProcessing", "failProcessing", "ping",
   "requeueUnqueued", "expireDue", "storedObjects", "claimTasks", "completeTask", "failTask", "enqueueTasks", "listTasks",
-  "requeueTasks", "taskStats",
+  "requeueTasks", "taskStats", "recordScan", "quarantine",
 ] as const satisfies readonly Method[];
 
 const MAX_ERROR_LENGTH = 1000;
@@ -166,8 +166,27 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         write(undefined);
       }, { when: news.length === 0, answer: undefined }),
 
-    insertUploaded: ({ sha256, uploadedAt, processing, ...record }: NewUploadedFile) =>
+    insertUploaded: ({ sha256, uploadedAt, processing, scan, ...record }: NewUploadedFile) =>
       call("insertUploaded", () => {
+        if (scan?.status === "infected") {
+          assertNewIds([record.id]);
+          insert(
+            {
+              ...structuredClone(stripExpiry(record)),
+              status: "quarantined",
+              uploadedAt,
+              deletedAt: null,
+              ...unprocessed,
+              sha256,
+              processingStatus: "cancelled",
+              ...scanFields(scan),
+              variants: [],
+            },
+            { dedupSha256: null, attempts: 0, dueAt: null, lockedBy: null, lockedUntil: null, webpQuality: null },
+          );
+          queueFor(tasks, records.get(record.id)!, [{ kind: "quarantine" }, { kind: "publish", type: "quarantined" }], uploadedAt);
+          return write({ inserted: true as const });
+        }
         const holder = holderOf(record.ownerId, sha256);
         if (holder !== undefined) return { inserted: false as const, existing: copy(holder) };
         assertNewIds([record.id]);
@@ -188,6 +207,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
             scanSignature: null,
             scanError: null,
             scannedAt: null,
+            ...(scan ? scanFields(scan) : {}),
             uploadExpiresAt: null,
             variants: [],
           },
@@ -210,12 +230,13 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         return holder && copy(holder);
       }),
 
-    markUploaded: (ownerId, ids, at) =>
+    markUploaded: (ownerId, ids, at, options) =>
       call("markUploaded", () => {
         const moved = owned(ownerId, ids).filter((r) => r.status === "pending");
         const values = queuedValues({ webpQuality: null }, at);
         for (const r of moved) {
           Object.assign(r, { status: "uploaded", uploadedAt: at, processingStatus: values.status, processingError: null });
+          if (options?.scan) r.scanStatus = "pending";
           Object.assign(q(r.id), values.queue, { expireDueAt: null });
           queueFor(tasks, r, [{ kind: "publish", type: "uploaded" }], at);
         }
@@ -262,6 +283,28 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
       }),
 
     ...fakeTaskQueue(tasks, (name, op) => call(name, op)),
+
+    recordScan: (fileId, workerId, result) =>
+      call("recordScan", () => {
+        const r = records.get(fileId);
+        if (r === undefined || !heldBy(r, workerId)) return write(false);
+        Object.assign(r, scanFields(result));
+        return write(true);
+      }),
+
+    quarantine: (fileId, workerId, result) =>
+      call("quarantine", () => {
+        const r = records.get(fileId);
+        if (r === undefined || !heldBy(r, workerId)) return write(false);
+        Object.assign(r, scanFields(result), {
+          status: "quarantined",
+          processingStatus: "cancelled",
+          processingError: `quarantined: the malware scan found ${result.signature}`,
+        });
+        Object.assign(q(fileId), { dedupSha256: null, dueAt: null, lockedBy: null, lockedUntil: null });
+        queueFor(tasks, r, [{ kind: "quarantine" }, { kind: "publish", type: "quarantined" }], result.at);
+        return write(true);
+      }),
 
     list: (query) =>
       call("list", () =>
@@ -315,6 +358,8 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
             purpose: r.purpose,
             webpQuality: queued.webpQuality,
             attempts: queued.attempts,
+            sizeBytes: r.sizeBytes,
+            scanStatus: r.scanStatus,
           };
         });
         return write(jobs);
@@ -358,6 +403,15 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
     ping: () => call("ping", () => undefined),
     async close() {},
   };
+
+  function scanFields(scan: ScanResult) {
+    return {
+      scanStatus: scan.status,
+      scanSignature: scan.status === "infected" ? scan.signature : null,
+      scanError: scan.status === "error" ? scan.reason : null,
+      scannedAt: scan.at,
+    } as const;
+  }
 
   function stripExpiry(r: NewFileRecord) {
     const { expireDueAt: _due, ...rest } = r;

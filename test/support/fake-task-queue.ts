@@ -15,7 +15,7 @@ export interface FakeTasks {
 
 export const createFakeTasks = (): FakeTasks => ({ rows: [], nextId: 1, locks: new Map() });
 
-type Template = { kind: "purge" } | { kind: "publish"; type: EventType };
+type Template = { kind: "purge" } | { kind: "quarantine" } | { kind: "publish"; type: EventType };
 
 /** What a state change of `record` queues, as the SQL repositories' INSERT … SELECT makes it. */
 export function queueFor(tasks: FakeTasks, record: FileRecord, templates: readonly Template[], at: Date): void {

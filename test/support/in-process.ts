@@ -23,6 +23,7 @@ import { createFakeRepository } from "./fake-repository.js";
 import type { FileEvent } from "../../src/events/file-event.js";
 import type { EventSink } from "../../src/events/event-sink.js";
 import { purgeObjects } from "../../src/tasks/purge-objects.js";
+import { quarantineObjects } from "../../src/tasks/quarantine-objects.js";
 import { deliverEvents, publishEvents } from "../../src/tasks/publish-events.js";
 
 /** Who the in-process client calls as: a header the test gate reads (never a real listener's). */
@@ -111,6 +112,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     purge: purgeObjects({ files: deps.files, objects: deps.objects }),
     publish: publishEvents({ files: deps.files, sinks: [sink] }),
     deliver: deliverEvents({ sinks: [sink] }),
+    quarantine: quarantineObjects({ files: deps.files, objects: deps.objects }),
   };
 
   return {
@@ -124,7 +126,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
       for (;;) {
         // Follow-up tasks are due when made: never earlier than the clock.
         const now = new Date(Math.max(at?.getTime() ?? 0, Date.now()));
-        const due = await files.claimTasks({ workerId: "in-process", leaseMs: 60_000, limit: 10, now, kinds: ["purge", "publish", "deliver"] });
+        const due = await files.claimTasks({ workerId: "in-process", leaseMs: 60_000, limit: 10, now, kinds: ["purge", "publish", "deliver", "quarantine"] });
         if (due.length === 0) return ran;
         for (const task of due) {
           ran++;

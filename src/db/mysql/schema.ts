@@ -185,6 +185,8 @@ export const processingJobColumns = {
   purpose: files.purpose,
   webpQuality: files.processingWebpQuality,
   attempts: files.processingAttempts,
+  sizeBytes: files.sizeBytes,
+  scanStatus: files.scanStatus,
 };
 
 // Compile-time guards: the schema and the interface cannot drift apart silently.
