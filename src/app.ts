@@ -31,6 +31,7 @@ import { createTaskWorker } from "./tasks/task-worker.js";
 import { wakeOnChange } from "./tasks/wake-on-change.js";
 import { purgeObjects } from "./tasks/purge-objects.js";
 import { quarantineObjects } from "./tasks/quarantine-objects.js";
+import { clearDeadUploads } from "./files/upload-tmp-dir.js";
 import { deliverEvents, publishEvents } from "./tasks/publish-events.js";
 
 export interface App {
@@ -72,6 +73,9 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
   const reads = cache ? cachedFileReads(files, cache) : undefined;
 
   const workerId = newWorkerId();
+  // What a killed process left in the upload folder goes now: no row knows those bytes.
+  const leftovers = await clearDeadUploads(config.limits.uploadTmpDir);
+  if (leftovers.length > 0) log.info({ count: leftovers.length, dir: config.limits.uploadTmpDir }, "removed uploads a stopped process left");
   // With CLAMD_URL, nothing is served or processed before clamd has scanned it.
   const scanner = config.scanning
     ? (await import("./scanning/clamd-scanner.js")).createClamdScanner({ url: config.scanning.clamdUrl, streamMaxBytes: config.scanning.streamMaxBytes })

@@ -7,6 +7,7 @@
 // (S3_BUCKET), a dev PKI instead of our CA (TLS_*), a dev JWT secret instead of
 // the issuer's keys (JWT_*). With NODE_ENV=production, no part may be embedded.
 import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
 import { z } from "zod";
 import { MAX_URL_TTL_SECONDS } from "./storage/object-store.js";
 
@@ -43,6 +44,8 @@ const optionalUrl = optional.pipe(z.url({ message: "must be a URL" }).optional()
 const schema = z.object({
   NODE_ENV: optional,
   DATA_DIR: z.string().trim().min(1).default("data"),
+  // Where uploads through the service wait while they arrive (the service's own folder: cleared of dead processes' files at start).
+  UPLOAD_TMP_DIR: optional,
   DATABASE_URL: optional.refine((v) => v === undefined || /^mysql:\/\//.test(v), "must be a mysql:// URL"),
   S3_ENDPOINT: optionalUrl,
   S3_PUBLIC_ENDPOINT: optionalUrl,
@@ -212,6 +215,7 @@ export interface Config {
     uploadUrlTtlSeconds: number;
     downloadUrlTtlSeconds: number;
     uploadExpiryGraceSeconds: number;
+    uploadTmpDir: string;
   };
   images: { webpQuality: number; maxPixels: number };
   processing: {
@@ -327,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uploadUrlTtlSeconds: e.UPLOAD_URL_TTL_SECONDS,
       downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
       uploadExpiryGraceSeconds: e.UPLOAD_EXPIRY_GRACE_SECONDS,
+      uploadTmpDir: resolve(e.UPLOAD_TMP_DIR ?? join(tmpdir(), "file-service-uploads")),
     },
     images: { webpQuality: e.WEBP_QUALITY, maxPixels: e.MAX_IMAGE_PIXELS },
     processing: {

@@ -1,3 +1,5 @@
+import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, embeddedParts, loadConfig } from "../src/config.js";
 
@@ -36,6 +38,7 @@ describe("loadConfig", () => {
       uploadUrlTtlSeconds: 900,
       downloadUrlTtlSeconds: 300,
       uploadExpiryGraceSeconds: 3600,
+      uploadTmpDir: join(tmpdir(), "file-service-uploads"),
     });
     expect(config.tasks).toEqual({ concurrency: 4, pollMs: 1000, leaseMs: 60_000, retryBaseMs: 1000, retryCapMs: 60_000 });
     expect(config.images).toEqual({ webpQuality: 82, maxPixels: 50_000_000 });

@@ -32,6 +32,8 @@ export interface DirectUploadDeps {
   processing: { workerId: string; leaseMs: number; notify(): void };
   now: () => Date;
   onUploaded?: (bytes: number) => void;
+  /** UPLOAD_TMP_DIR: where the bytes wait while they arrive. */
+  uploadTmpDir: string;
   /** Scans the bytes before the upload answers: an infected file is recorded quarantined. */
   scanner?: Scanner;
   onScanned?: (verdict: "clean" | "infected" | "error") => void;
@@ -132,7 +134,7 @@ export async function storeDirectUpload(
   const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
   let received;
   try {
-    received = await receiveUpload(chunks, { maxBytes, limitDescription, declaredType: upload.contentType, declaredSize }, early?.sink);
+    received = await receiveUpload(chunks, { maxBytes, limitDescription, declaredType: upload.contentType, declaredSize, tmpDir: deps.uploadTmpDir }, early?.sink);
   } catch (e) {
     await early?.abort(e);
     throw e;

@@ -5,10 +5,9 @@
 // caller declared), or first bytes that are not the declared image type.
 // A sink may take the bytes on as they arrive (e.g. to the object store), but
 // only once they passed the type check.
-import { createHash, randomUUID } from "node:crypto";
-import { open, rm, type FileHandle } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { uploadTmpPath } from "./upload-tmp-dir.js";
+import { createHash } from "node:crypto";
+import { mkdir, open, rm, type FileHandle } from "node:fs/promises";
 import { FileError } from "../domain/errors.js";
 import { SNIFF_BYTES, sniffImageType } from "../media/image-types.js";
 
@@ -21,6 +20,8 @@ export interface IntakeRules {
   declaredType: string;
   /** The size the caller declared, if any: more or fewer bytes are refused. */
   declaredSize?: number;
+  /** The folder the bytes wait in (UPLOAD_TMP_DIR; see upload-tmp-dir.ts). */
+  tmpDir: string;
 }
 
 /** Where the bytes also go as they arrive, once their type was checked. */
@@ -44,7 +45,9 @@ export async function receiveUpload(
   rules: IntakeRules,
   sink?: IntakeSink,
 ): Promise<ReceivedFile> {
-  const path = join(tmpdir(), `file-service-upload-${randomUUID()}`);
+  // Made at start; made again if someone removed it since (one cheap syscall).
+  await mkdir(rules.tmpDir, { recursive: true, mode: 0o700 });
+  const path = uploadTmpPath(rules.tmpDir);
   const discard = () => rm(path, { force: true });
   let file: FileHandle | undefined;
   try {

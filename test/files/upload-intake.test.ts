@@ -1,6 +1,7 @@
 // The intake of bytes that pass through the service, on its own: counted and
 // hashed on the way to a temp file, refused the moment a rule breaks, and
 // handed on to a sink only once their type was checked.
+import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
@@ -9,7 +10,7 @@ import { FileError } from "../../src/domain/errors.js";
 import { htmlBytes, solid } from "../support/images.js";
 import { chunksOf } from "../support/upload.js";
 
-const rules = { maxBytes: 1024 * 1024, limitDescription: "the 1048576-byte limit for tests", declaredType: "image/png" };
+const rules = { maxBytes: 1024 * 1024, limitDescription: "the 1048576-byte limit for tests", declaredType: "image/png", tmpDir: tmpdir() };
 
 describe("receiveUpload", () => {
   it("writes the bytes to a temp file with their size, SHA-256 and MD5, and discards it", async () => {
