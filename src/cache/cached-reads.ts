@@ -73,6 +73,8 @@ const WRITES: { [K in Exclude<keyof FileRepository, "ping" | "close">]: Invalida
   completeProcessing: ([fileId]) => [fileId],
   failProcessing: ([fileId]) => [fileId],
   requeueUnqueued: ([, ids]) => ids,
+  fulfilIntent: ([record]) => [record.id],
+  abandonIntent: ([, id]) => [id],
   recordScan: ([fileId]) => [fileId],
   quarantine: ([fileId]) => [fileId],
   expireDue: (_args, ids) => ids ?? [],

@@ -21,6 +21,7 @@ import {
 } from "./file-conditions.js";
 import type { FileChange, TaskTemplate } from "./outbox.js";
 import type { ScanResult } from "../domain/file.js";
+import { FileError } from "../domain/errors.js";
 
 /** A scan's result as the files columns keep it. */
 function scanValues(scan: ScanResult) {
@@ -52,6 +53,10 @@ export interface DialectStatements {
   insertUploadedRow(row: Record<string, unknown>, templates: readonly TaskTemplate[], at: Date): Promise<boolean>;
   /** Applies a change and queues its tasks atomically; the ids of the rows it changed. */
   changeFiles(change: FileChange): Promise<string[]>;
+  /** Whether an error is the owner's dedup key being taken (the unique key on owner_id, dedup_sha256). */
+  isDedupConflict(error: unknown): boolean;
+  /** DELETE FROM files WHERE `where`. */
+  deleteFiles(where: SQL | undefined): Promise<void>;
   /** Rows per status. */
   countStatuses(): Promise<Array<{ status: FileStatus; count: number }>>;
 }
@@ -92,6 +97,8 @@ type SharedMethods = Pick<
   | "requeueUnqueued"
   | "recordScan"
   | "quarantine"
+  | "fulfilIntent"
+  | "abandonIntent"
   | "failProcessing"
   | "expireDue"
 >;
@@ -99,6 +106,24 @@ type SharedMethods = Pick<
 // How often insertUploaded tries again when the file it collided with was
 // deleted before it could be read (each round needs a concurrent delete).
 const INSERT_UPLOADED_ROUNDS = 3;
+
+/** An uploaded file's row (quarantined when the scan found something) and the tasks its recording queues. */
+function uploadedRow({ sha256, uploadedAt, processing, scan, uploadExpiresAt: _u, expireDueAt: _e, ...record }: NewUploadedFile): {
+  row: Record<string, unknown>;
+  templates: TaskTemplate[];
+} {
+  if (scan?.status === "infected") {
+    // Never served, never a dedup match, nothing made of it.
+    return {
+      row: { ...record, status: "quarantined", uploadedAt, sha256, dedupSha256: null, processingStatus: "cancelled", ...scanValues(scan), expireDueAt: null },
+      templates: [{ kind: "quarantine" }, { kind: "publish", type: "quarantined" }],
+    };
+  }
+  return {
+    row: { ...record, status: "uploaded", uploadedAt, sha256, dedupSha256: sha256, ...queuedValues(processing, uploadedAt), ...(scan ? scanValues(scan) : {}), expireDueAt: null },
+    templates: [{ kind: "publish", type: "uploaded" }],
+  };
+}
 
 export function sharedMethods(
   d: DialectStatements,
@@ -120,36 +145,46 @@ export function sharedMethods(
   return {
     readRecords,
 
-    insertUploaded: ({ sha256, uploadedAt, processing, scan, ...record }: NewUploadedFile) =>
+    insertUploaded: (file: NewUploadedFile) =>
       run(async () => {
-        if (scan?.status === "infected") {
-          // Recorded, quarantined: never served, never a dedup match, nothing made of it.
-          const row = { ...record, status: "quarantined", uploadedAt, sha256, dedupSha256: null, processingStatus: "cancelled", ...scanValues(scan), expireDueAt: null };
-          await d.insertUploadedRow(row, [{ kind: "quarantine" }, { kind: "publish", type: "quarantined" }], uploadedAt);
+        const { row, templates } = uploadedRow(file);
+        if (row.status === "quarantined") {
+          await d.insertUploadedRow(row, templates, file.uploadedAt);
           return { inserted: true as const };
         }
-        const row = {
-          ...record,
-          status: "uploaded",
-          uploadedAt,
-          sha256,
-          dedupSha256: sha256,
-          ...queuedValues(processing, uploadedAt),
-          ...(scan ? scanValues(scan) : {}),
-          expireDueAt: null,
-        };
         // The unique key (owner_id, dedup_sha256) decides between concurrent
         // identical uploads: exactly one INSERT inserts, the others read its row.
         for (let round = 1; ; round++) {
-          if (await d.insertUploadedRow(row, [{ kind: "publish", type: "uploaded" }], uploadedAt)) return { inserted: true as const };
-          const [existing] = await readRecords(holdingHash(files, record.ownerId, sha256));
+          if (await d.insertUploadedRow(row, templates, file.uploadedAt)) return { inserted: true as const };
+          const [existing] = await readRecords(holdingHash(files, file.ownerId, file.sha256));
           if (existing) return { inserted: false as const, existing };
           // Deleted (its key freed) in between: the next INSERT can succeed.
           if (round === INSERT_UPLOADED_ROUNDS) {
-            throw new Error(`insertUploaded: the file holding ${sha256} kept disappearing`);
+            throw new Error(`insertUploaded: the file holding ${file.sha256} kept disappearing`);
           }
         }
       }),
+
+    fulfilIntent: (file: NewUploadedFile) =>
+      run(async () => {
+        const { row, templates } = uploadedRow(file);
+        const { id, ownerId, ...values } = row;
+        const where = pendingAmong(files, ownerId as string, [id as string]);
+        for (let round = 1; ; round++) {
+          try {
+            const changed = await d.changeFiles({ where, values, templates, at: file.uploadedAt });
+            if (changed.length === 0) throw new FileError("failed_precondition", `file ${file.id} expired before its upload finished: upload it again`);
+            return { inserted: true as const };
+          } catch (error) {
+            if (!d.isDedupConflict(error)) throw error;
+          }
+          const [existing] = await readRecords(holdingHash(files, file.ownerId, file.sha256));
+          if (existing) return { inserted: false as const, existing };
+          if (round === INSERT_UPLOADED_ROUNDS) throw new Error(`fulfilIntent: the file holding ${file.sha256} kept disappearing`);
+        }
+      }),
+
+    abandonIntent: (ownerId, id) => run(async () => d.deleteFiles(pendingAmong(files, ownerId, [id]))),
 
     findByContentHash: (ownerId, sha256) => run(async () => (await readRecords(holdingHash(files, ownerId, sha256)))[0]),
 

@@ -36,6 +36,17 @@ export interface FileRepository extends TaskQueue {
    * that file instead: concurrent identical uploads end with exactly one row.
    */
   insertUploaded(record: NewUploadedFile): Promise<{ inserted: true } | { inserted: false; existing: FileRecord }>;
+  /**
+   * Turns the owner's `pending` intent row (an upload through the service,
+   * recorded before its first byte was stored) into the uploaded file, as
+   * insertUploaded would insert it, in one change with its tasks. When the
+   * owner already has a live file with the same SHA-256, changes nothing and
+   * returns that file. Throws FileError("aborted") when the row is no longer
+   * pending (it expired meanwhile).
+   */
+  fulfilIntent(record: NewUploadedFile): Promise<{ inserted: true } | { inserted: false; existing: FileRecord }>;
+  /** Removes the owner's `pending` intent row (its upload failed, or was a duplicate; no client knows its id). */
+  abandonIntent(ownerId: string, id: string): Promise<void>;
   /** The owner's records among `ids`, in no particular order; unknown or foreign ids are absent. */
   findByIds(ownerId: string, ids: readonly string[]): Promise<FileRecord[]>;
   /** The owner's live file with this content hash, if any. */

@@ -34,6 +34,8 @@ export interface DirectUploadDeps {
   onUploaded?: (bytes: number) => void;
   /** UPLOAD_TMP_DIR: where the bytes wait while they arrive. */
   uploadTmpDir: string;
+  /** The intent row's window: it expires (its object purged) this long after the upload started, unless fulfilled. */
+  intent: { ttlSeconds: number; graceSeconds: number };
   /** Scans the bytes before the upload answers: an infected file is recorded quarantined. */
   scanner?: Scanner;
   onScanned?: (verdict: "clean" | "infected" | "error") => void;
@@ -131,12 +133,34 @@ export async function storeDirectUpload(
   }
   const id = newFileId();
   const objectKey = objectKeyFor(id);
+  // The intent first: a pending row names the object before a byte of it is
+  // stored, so a crash at any point below leaves a row whose expiry removes
+  // the object, never an object no row knows.
+  const createdAt = deps.now();
+  const uploadExpiresAt = new Date(createdAt.getTime() + deps.intent.ttlSeconds * 1000);
+  await files.insertPending([
+    {
+      id,
+      ownerId: upload.ownerId,
+      filename: upload.filename,
+      contentType: upload.contentType,
+      sizeBytes: declaredSize ?? 0,
+      md5: "",
+      objectKey,
+      createdAt,
+      purpose: upload.purpose,
+      uploadExpiresAt,
+      expireDueAt: new Date(uploadExpiresAt.getTime() + deps.intent.graceSeconds * 1000),
+    },
+  ]);
+  const abandon = () => files.abandonIntent(upload.ownerId, id).catch(() => undefined); // else it expires
   const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
   let received;
   try {
     received = await receiveUpload(chunks, { maxBytes, limitDescription, declaredType: upload.contentType, declaredSize, tmpDir: deps.uploadTmpDir }, early?.sink);
   } catch (e) {
     await early?.abort(e);
+    await abandon();
     throw e;
   }
   const stored: string[] = [];
@@ -152,6 +176,7 @@ export async function storeDirectUpload(
       // Stored before its hash was known: the same bytes already make a file.
       if (stored.length > 0) await objects.delete(stored);
       stored.length = 0;
+      await abandon();
       return await whenProcessed(existing, upload, deps);
     }
 
@@ -185,7 +210,7 @@ export async function storeDirectUpload(
     }
 
     const at = deps.now();
-    const insert = await files.insertUploaded({
+    const insert = await files.fulfilIntent({
       id,
       ownerId: upload.ownerId,
       filename: upload.filename,
@@ -193,7 +218,7 @@ export async function storeDirectUpload(
       sizeBytes: received.size,
       md5: received.md5,
       objectKey,
-      createdAt: at,
+      createdAt,
       uploadedAt: at,
       purpose: upload.purpose,
       sha256: received.sha256,
@@ -207,6 +232,7 @@ export async function storeDirectUpload(
       // Someone uploaded the same bytes at the same moment and won.
       await objects.delete(stored);
       stored.length = 0;
+      await abandon();
       return await whenProcessed(insert.existing, upload, deps);
     }
     stored.length = 0; // from here on the objects belong to the recorded file
@@ -219,6 +245,7 @@ export async function storeDirectUpload(
     return record!;
   } catch (e) {
     if (stored.length > 0) await objects.delete(stored).catch(() => {});
+    await abandon();
     // The field the caller sent, in front of what is wrong with it.
     if (e instanceof ImageRejectedError) throw new ImageRejectedError(e.reason, `data: ${e.message}`, { cause: e });
     throw e;

@@ -60,7 +60,12 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
   const reads = serviceDeps.reads ?? deps.files;
   const ownerFor = (context: HandlerContext, ownerId: string) => resolveOwner(principalOf(context), ownerId);
   const idsOf = (fileIds: readonly string[]) => parseFileIds(fileIds, "file_ids", MAX_IDS_PER_CALL);
-  const directDeps = { ...deps, limits: deps.settings, uploadTmpDir: deps.settings.uploadTmpDir };
+  const directDeps = {
+    ...deps,
+    limits: deps.settings,
+    uploadTmpDir: deps.settings.uploadTmpDir,
+    intent: { ttlSeconds: deps.settings.uploadUrlTtlSeconds, graceSeconds: deps.settings.uploadExpiryGraceSeconds },
+  };
   // A service without events configured still streams (heartbeats only).
   const watch = serviceDeps.watch ?? { feed: createChangeFeed(), heartbeatMs: 15_000 };
 

@@ -41,6 +41,8 @@ const REPOSITORY_OPERATIONS: Record<Exclude<keyof FileRepository, "close">, Oper
   completeProcessing: NETWORK,
   failProcessing: NETWORK,
   requeueUnqueued: NETWORK,
+  fulfilIntent: NETWORK,
+  abandonIntent: NETWORK,
   recordScan: NETWORK,
   quarantine: NETWORK,
   expireDue: NETWORK,

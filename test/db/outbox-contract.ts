@@ -127,6 +127,33 @@ export function describeOutbox(contract: FileRepositoryContract): void {
       expect(summary((await claimAll("w")).filter((t) => t.fileId === b.id))).toEqual([`publish:quarantined:${b.id}`]);
     });
 
+    it("turns an upload's intent row into its file, or hands back the owner's file with the same bytes", async () => {
+      const owner = newOwner();
+      const first = newUploaded(owner, { uploadedAt: t0 });
+      const second = newUploaded(owner, { uploadedAt: t0, sha256: first.sha256 });
+      const late = newUploaded(owner, { uploadedAt: t0 });
+      const intent = (f: typeof first) => ({ ...newRecord(owner, { id: f.id, objectKey: f.objectKey }), uploadExpiresAt: t0, expireDueAt: plus(t0, 1000) });
+      await q.insertPending([intent(first), intent(second), intent(late)]);
+      expect(await q.fulfilIntent(first)).toEqual({ inserted: true });
+      const [stored] = await q.findByIds(owner, [first.id]);
+      expect(stored).toMatchObject({ status: "uploaded", sha256: first.sha256, sizeBytes: first.sizeBytes, md5: first.md5, processingStatus: "pending" });
+      const jobs = await q.claimProcessing({ workerId: "p", leaseMs: lease, limit: 5, now: t0 });
+      expect(jobs.map((j) => j.fileId)).toEqual([first.id]);
+
+      const duplicate = await q.fulfilIntent(second);
+      expect(duplicate).toMatchObject({ inserted: false, existing: { id: first.id } });
+      expect((await q.findByIds(owner, [second.id]))[0]?.status).toBe("pending");
+      await q.abandonIntent(owner, second.id);
+      await q.abandonIntent(owner, first.id); // not pending: untouched
+      expect((await q.findByIds(owner, [second.id, first.id])).map((r) => r.id)).toEqual([first.id]);
+
+      expect(await q.expireDue(plus(t0, 1000), 10)).toEqual([late.id]);
+      const error = await q.fulfilIntent(late).catch((e: unknown) => e);
+      expect(error).toMatchObject({ reason: "failed_precondition" });
+      const tasks = await claimAll("w");
+      expect(summary(tasks).filter((t) => t.startsWith("publish:uploaded"))).toEqual([`publish:uploaded:${first.id}`]);
+    });
+
     it("lists a file's stored objects, variants included, whoever owns it", async () => {
       const owner = newOwner();
       const file = newUploaded(owner, { processing: { webpQuality: null, claim: { workerId: "p", leaseMs: lease } } });

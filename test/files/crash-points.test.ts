@@ -7,6 +7,7 @@ import { startInProcess, type InProcess } from "../support/in-process.js";
 import { withFault } from "../support/faults.js";
 import { fileSpec, pngLikeBytes } from "../support/upload.js";
 import { rpcError } from "../support/rpc.js";
+import { solid } from "../support/images.js";
 
 let h: InProcess | undefined;
 afterEach(async () => {
@@ -48,5 +49,29 @@ describe("a crash", () => {
     await h.runTasks(new Date(t0.getTime() + 61_000));
     expect(await h.objects.head(`files/${upload.fileId}/original`)).toBeNull();
     expect(await h.files.listTasks({ status: "failed", limit: 10 })).toEqual([]);
+  });
+});
+
+describe("an upload through the service", () => {
+  it("that dies after its bytes are stored, with every clean-up failing too, leaves a pending row whose expiry removes them", async () => {
+    // The row is fulfilled never (a crash), the store refuses the clean-up and so does the database:
+    // what a SIGKILL between the PUT and the row would leave.
+    h = await startInProcess({
+      wrapFiles: (files) => withFault(withFault(files, { method: "fulfilIntent" }), { method: "abandonIntent" }),
+      wrapObjects: (objects) => withFault(objects, { method: "delete" }),
+    });
+    const bytes = await solid(48, 48, "png");
+    await rpcError(
+      h.asService().uploadFile({ ownerId: owner, filename: "a.png", contentType: "image/png", data: bytes, processing: { async: true, webpQuality: 0 } }),
+    );
+    const [row] = await h.files.list({ ownerId: owner, statuses: ["pending"], limit: 10 });
+    expect(row).toMatchObject({ status: "pending", objectKey: expect.stringMatching(/^files\//) });
+    expect(await h.objects.head(row!.objectKey)).not.toBeNull(); // the bytes no row would know of, without the intent
+
+    // Its window passes: expired, and the purge removes the bytes.
+    const due = new Date(row!.uploadExpiresAt!.getTime() + 3_600_000);
+    expect(await h.files.expireDue(due, 10)).toEqual([row!.id]);
+    await h.runTasks(due);
+    expect(await h.objects.head(row!.objectKey)).toBeNull();
   });
 });

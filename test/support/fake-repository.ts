@@ -7,7 +7,7 @@
 import type { FileRecord, FileStatus, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest, ScanResult } from "../../src/domain/file.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
 import { FILE_STATUSES } from "../../src/domain/file.js";
-import { DependencyUnavailableError } from "../../src/domain/errors.js";
+import { DependencyUnavailableError, FileError } from "../../src/domain/errors.js";
 import { unprocessed } from "./records.js";
 import { createFakeTasks, fakeTaskQueue, queueFor, type FakeTasks } from "./fake-task-queue.js";
 
@@ -55,7 +55,7 @@ const METHODS = [
   "insertPending", "insertUploaded", "findByIds", "findByContentHash", "markUploaded", "markDeleted",
   "list", "countByStatus", "requestProcessing", "claimProcessing", "completeProcessing", "failProcessing", "ping",
   "requeueUnqueued", "expireDue", "storedObjects", "claimTasks", "completeTask", "failTask", "enqueueTasks", "listTasks",
-  "requeueTasks", "taskStats", "recordScan", "quarantine",
+  "requeueTasks", "taskStats", "recordScan", "quarantine", "fulfilIntent", "abandonIntent",
 ] as const satisfies readonly Method[];
 
 const MAX_ERROR_LENGTH = 1000;
@@ -215,6 +215,29 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         );
         queueFor(tasks, records.get(record.id)!, [{ kind: "publish", type: "uploaded" }], uploadedAt);
         return write({ inserted: true as const });
+      }),
+
+    fulfilIntent: (file) =>
+      call("fulfilIntent", () => {
+        const r = records.get(file.id);
+        if (r === undefined || r.ownerId !== file.ownerId || r.status !== "pending") {
+          throw new FileError("failed_precondition", `file ${file.id} expired before its upload finished: upload it again`);
+        }
+        const holder = file.scan?.status === "infected" ? undefined : holderOf(file.ownerId, file.sha256);
+        if (holder !== undefined) return { inserted: false as const, existing: copy(holder) };
+        // As the SQL repositories' UPDATE: the pending row becomes the uploaded file.
+        records.delete(file.id);
+        queue.delete(file.id);
+        return repo.insertUploaded(file);
+      }),
+
+    abandonIntent: (ownerId, id) =>
+      call("abandonIntent", () => {
+        const r = records.get(id);
+        if (r?.ownerId === ownerId && r.status === "pending") {
+          records.delete(id);
+          queue.delete(id);
+        }
       }),
 
     findByIds: (ownerId, ids) =>

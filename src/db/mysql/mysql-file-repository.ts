@@ -62,6 +62,10 @@ export function createMysqlFileRepository(
         }
       },
       changeFiles: (change) => changeFiles(db, change),
+      isDedupConflict,
+      deleteFiles: async (where) => {
+        await db.delete(files).where(where);
+      },
       countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
     },
     files,

@@ -17,7 +17,7 @@ import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import { alias } from "drizzle-orm/sqlite-core";
 import { DependencyUnavailableError } from "../../domain/errors.js";
-import { classifyDatabaseError, runClassified } from "../driver-errors.js";
+import { classifyDatabaseError, findInCauseChain, runClassified } from "../driver-errors.js";
 import type { FileRecord, NewFileRecord, ProcessingJob, ProcessingResult } from "../../domain/file.js";
 import type { FileRepository } from "../../domain/file-repository.js";
 import {
@@ -86,6 +86,11 @@ export async function createSqliteFileRepository(
         return inserted!.rowsAffected === 1;
       },
       changeFiles: (change) => changeFiles(db, writer, change),
+      isDedupConflict: (error) =>
+        findInCauseChain(error, (e) => typeof e.message === "string" && e.message.includes("UNIQUE constraint failed: files.owner_id, files.dedup_sha256")) !== undefined,
+      deleteFiles: async (where) => {
+        await db.delete(files).where(where);
+      },
       countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
     },
     files,
