@@ -38,6 +38,6 @@ export async function openBackends(config: Config): Promise<Backends> {
 /** The configured database's repository alone (operator commands such as npm run tasks need no store). */
 export async function openRepository(config: Config): Promise<FileRepository> {
   return config.database.kind === "mysql"
-    ? (await import("./db/mysql/mysql-file-repository.js")).createMysqlFileRepository(config.database.url)
+    ? (await import("./db/mysql/mysql-file-repository.js")).createMysqlFileRepository(config.database.url, { queryTimeoutMs: config.database.queryTimeoutMs })
     : (await import("./db/sqlite/sqlite-file-repository.js")).createSqliteFileRepository(config.database.file);
 }

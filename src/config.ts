@@ -44,6 +44,9 @@ const optionalUrl = optional.pipe(z.url({ message: "must be a URL" }).optional()
 const schema = z.object({
   NODE_ENV: optional,
   DATA_DIR: z.string().trim().min(1).default("data"),
+  // Every database operation and S3 request answers within its bound: a stalled dependency is Unavailable, never a hang.
+  DB_QUERY_TIMEOUT_MS: int(100, 600_000, 5_000),
+  S3_REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
   // Where uploads through the service wait while they arrive (the service's own folder: cleared of dead processes' files at start).
   UPLOAD_TMP_DIR: optional,
   DATABASE_URL: optional.refine((v) => v === undefined || /^mysql:\/\//.test(v), "must be a mysql:// URL"),
@@ -177,6 +180,8 @@ function crossChecks(env: NodeJS.ProcessEnv): string[] {
 
 export interface S3Settings {
   kind: "s3";
+  /** Each S3 request's bound (the SDK retries once, so a call takes at most twice this). */
+  requestTimeoutMs: number;
   endpoint?: string;
   publicEndpoint?: string;
   region: string;
@@ -198,7 +203,10 @@ export interface Config {
   httpPort: number;
   /** Where embedded backends and dev material live. */
   dataDir: string;
-  database: { kind: "mysql"; url: string } | { kind: "sqlite"; file: string };
+  database: ({ kind: "mysql"; url: string } | { kind: "sqlite"; file: string }) & {
+    /** Each repository operation's bound: past it the caller gets Unavailable. */
+    queryTimeoutMs: number;
+  };
   objects: S3Settings | { kind: "local"; dir: string; publicUrl?: string };
   tls: { kind: "files"; caFile: string; certFile: string; keyFile: string } | { kind: "dev"; dir: string };
   publicTls?: { certFile: string; keyFile: string };
@@ -287,11 +295,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: e.HTTP_PORT,
     dataDir,
     database: e.DATABASE_URL
-      ? { kind: "mysql", url: e.DATABASE_URL }
-      : { kind: "sqlite", file: join(dataDir, "files.db") },
+      ? { kind: "mysql", url: e.DATABASE_URL, queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS }
+      : { kind: "sqlite", file: join(dataDir, "files.db"), queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS },
     objects: e.S3_BUCKET
       ? {
           kind: "s3",
+          requestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
           endpoint: e.S3_ENDPOINT,
           publicEndpoint: e.S3_PUBLIC_ENDPOINT,
           region: e.S3_REGION,

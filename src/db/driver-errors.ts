@@ -35,11 +35,23 @@ export function classifyDatabaseError(error: unknown, unavailable: (fields: Erro
   return findInCauseChain(error, unavailable) === undefined ? error : new DependencyUnavailableError("database", error);
 }
 
-/** Runs a repository operation, mapping its failure with `classify`. */
-export async function runClassified<T>(operation: () => Promise<T>, classify: (error: unknown) => unknown): Promise<T> {
+/**
+ * Runs a repository operation, mapping its failure with `classify`. With
+ * `timeoutMs`, an operation still running then fails as the database being
+ * unavailable (a stalled server or link answers the caller within the bound;
+ * the statement itself is left to its connection).
+ */
+export async function runClassified<T>(operation: () => Promise<T>, classify: (error: unknown) => unknown, timeoutMs?: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await operation();
+    if (timeoutMs === undefined) return await operation();
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DependencyUnavailableError("database", new Error(`no answer within ${timeoutMs} ms`))), timeoutMs);
+    });
+    return await Promise.race([operation(), stalled]);
   } catch (error) {
     throw classify(error);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -16,6 +16,8 @@ import { changeFiles, mysqlTaskQueue, queueFor } from "./mysql-outbox.js";
 export interface MysqlFileRepositoryOptions {
   /** Pool size; default 16. */
   connectionLimit?: number;
+  /** Each operation's bound (DB_QUERY_TIMEOUT_MS): past it, DependencyUnavailableError. Default 5000. */
+  queryTimeoutMs?: number;
 }
 
 export function createMysqlFileRepository(
@@ -42,7 +44,8 @@ export function createMysqlFileRepository(
 
   // Every operation goes through here so that callers see DependencyUnavailableError
   // for an unreachable database and the original error for anything else.
-  const run = <T>(operation: () => Promise<T>): Promise<T> => runClassified(operation, toRepositoryError);
+  const timeoutMs = options.queryTimeoutMs ?? 5_000;
+  const run = <T>(operation: () => Promise<T>): Promise<T> => runClassified(operation, toRepositoryError, timeoutMs);
 
   const shared = sharedMethods(
     {

@@ -36,6 +36,8 @@ export interface S3ObjectStoreOptions {
   /** Where clients reach S3, when it differs from `endpoint` (presigned URLs use it). */
   publicEndpoint?: string;
   forcePathStyle: boolean;
+  /** Each request's bound; default 10000 ms. */
+  requestTimeoutMs?: number;
 }
 
 // S3's hard limit of keys per DeleteObjects request.
@@ -325,7 +327,7 @@ function createClient(options: S3ObjectStoreOptions, endpoint: string | undefine
     // encountered in a non-retryable streaming request."). Failures reach
     // callers as errors; the service's logs stay structured.
     logger: SILENT_LOGGER,
-    requestHandler: { connectionTimeout: 2_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: options.requestTimeoutMs ?? 10_000, throwOnRequestTimeout: true },
   });
 }
 

@@ -1,0 +1,90 @@
+// A stalled dependency (a TCP proxy that holds every byte) answers callers
+// within its bound (DB_QUERY_TIMEOUT_MS, S3_REQUEST_TIMEOUT_MS) with
+// Unavailable, never a hang; readiness turns not-ready meanwhile and back after.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
+import { startBackends, startTestService, type Backends, type TestService } from "../support/service.js";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+import { fileSpec, pngLikeBytes, putUpload } from "../support/upload.js";
+import { rpcError } from "../support/rpc.js";
+
+let backends: Backends;
+let db: TcpProxy;
+let s3: TcpProxy;
+let svc: TestService;
+
+beforeAll(async () => {
+  backends = await startBackends();
+  const dbUrl = new URL(backends.db.url);
+  db = await startTcpProxy(Number(dbUrl.port || 3306));
+  s3 = await startTcpProxy(Number(new URL(backends.s3.endpoint).port));
+  dbUrl.port = String(db.port);
+  svc = await startTestService({
+    ...backends,
+    env: {
+      DATABASE_URL: dbUrl.toString(),
+      S3_ENDPOINT: `http://127.0.0.1:${s3.port}`,
+      DB_QUERY_TIMEOUT_MS: "1000",
+      S3_REQUEST_TIMEOUT_MS: "1000",
+      HEALTH_INTERVAL_MS: "200",
+      PROCESSING_CONCURRENCY: "0",
+      TASK_CONCURRENCY: "0",
+    },
+  });
+});
+
+afterAll(async () => {
+  db?.resume();
+  s3?.resume();
+  await svc?.stop();
+  await Promise.all([db?.close(), s3?.close()]);
+  await backends?.stop();
+});
+
+async function timed<T>(call: Promise<T>): Promise<{ ms: number; outcome: T | unknown }> {
+  const started = performance.now();
+  const outcome = await call.catch((e: unknown) => e);
+  return { ms: performance.now() - started, outcome };
+}
+
+const readyz = async () => (await fetch(`${svc.httpUrl}/readyz`)).status;
+
+describe("a stalled dependency", () => {
+  it("database: Unavailable within its bound, not-ready meanwhile, all well after", async () => {
+    const owner = "stalled-db";
+    const client = svc.serviceClient();
+    const { uploads } = await client.generateUploadURLs({ ownerId: owner, files: [fileSpec(pngLikeBytes(64))] });
+    db.pause();
+    try {
+      const { ms, outcome } = await timed(client.getFile({ ownerId: owner, fileId: uploads[0]!.fileId }));
+      expect((outcome as { code?: Code }).code).toBe(Code.Unavailable);
+      expect((outcome as Error).message).toContain("database is unavailable, retry later");
+      expect(ms).toBeLessThan(3_000); // the bound is 1 s; generous for a loaded machine
+      await expect.poll(readyz, { timeout: 10_000 }).toBe(503);
+    } finally {
+      db.resume();
+    }
+    await expect.poll(readyz, { timeout: 10_000 }).toBe(200);
+    expect((await client.getFile({ ownerId: owner, fileId: uploads[0]!.fileId })).file?.id).toBe(uploads[0]!.fileId);
+  });
+
+  it("object store: ConfirmUpload is Unavailable within its bound, the file stays pending", async () => {
+    const owner = "stalled-s3";
+    const client = svc.serviceClient();
+    const bytes = pngLikeBytes(64);
+    const { uploads } = await client.generateUploadURLs({ ownerId: owner, files: [fileSpec(bytes)] });
+    await putUpload(uploads[0]!, bytes);
+    s3.pause();
+    try {
+      const { ms, outcome } = await timed(client.confirmUpload({ ownerId: owner, fileIds: [uploads[0]!.fileId] }));
+      expect((outcome as { code?: Code }).code).toBe(Code.Unavailable);
+      expect(ms).toBeLessThan(6_000); // two attempts of 1 s each, and the connection's own
+    } finally {
+      s3.resume();
+    }
+    const error = await rpcError(client.getDownloadURLs({ ownerId: owner, fileIds: [uploads[0]!.fileId] }));
+    expect(error.code).toBe(Code.FailedPrecondition); // still pending: nothing half-done
+    const ok = await client.confirmUpload({ ownerId: owner, fileIds: [uploads[0]!.fileId] });
+    expect(ok.failures).toEqual([]);
+  });
+});
