@@ -45,14 +45,15 @@ describe("loadConfig", () => {
     expect(config.processing.concurrency).toBe(1);
     expect(config.redisUrl).toBeUndefined();
     expect(config.jwt).toMatchObject({ kind: "keys", algorithms: ["HS256"] });
-    expect(config.database).toEqual({ kind: "mysql", url: valid.DATABASE_URL });
+    expect(config.database).toEqual({ kind: "mysql", url: valid.DATABASE_URL, queryTimeoutMs: 5000 });
+    expect(config.objects).toMatchObject({ requestTimeoutMs: 10_000 });
     expect(config.objects).toMatchObject({ kind: "s3", bucket: "files" });
     expect(config.tls).toMatchObject({ kind: "files" });
   });
 
   it("runs every part on embedded defaults when nothing is set", () => {
     const config = loadConfig({ DATA_DIR: "/srv/fs" });
-    expect(config.database).toEqual({ kind: "sqlite", file: "/srv/fs/files.db" });
+    expect(config.database).toEqual({ kind: "sqlite", file: "/srv/fs/files.db", queryTimeoutMs: 5000 });
     expect(config.objects).toEqual({ kind: "local", dir: "/srv/fs/objects", publicUrl: undefined });
     expect(config.tls).toEqual({ kind: "dev", dir: "/srv/fs/dev/certs" });
     expect(config.jwt).toEqual({ kind: "dev", dir: "/srv/fs/dev" });
