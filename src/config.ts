@@ -82,6 +82,7 @@ const schema = z.object({
   DOWNLOAD_URL_TTL_SECONDS: seconds(300),
   // After its upload URL expires, how long a pending file waits before it expires (0: at once).
   UPLOAD_EXPIRY_GRACE_SECONDS: int(0, 30 * 86_400, 3_600),
+  IDEMPOTENCY_WINDOW_SECONDS: int(1, 30 * 86_400, 86_400),
   TASK_CONCURRENCY: int(0, 64, 4),
   TASK_POLL_MS: int(50, 60_000, 1_000),
   TASK_LEASE_MS: int(1_000, 3_600_000, 60_000),
@@ -223,6 +224,7 @@ export interface Config {
     uploadUrlTtlSeconds: number;
     downloadUrlTtlSeconds: number;
     uploadExpiryGraceSeconds: number;
+    idempotencyWindowSeconds: number;
     uploadTmpDir: string;
   };
   images: { webpQuality: number; maxPixels: number };
@@ -340,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uploadUrlTtlSeconds: e.UPLOAD_URL_TTL_SECONDS,
       downloadUrlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS,
       uploadExpiryGraceSeconds: e.UPLOAD_EXPIRY_GRACE_SECONDS,
+      idempotencyWindowSeconds: e.IDEMPOTENCY_WINDOW_SECONDS,
       uploadTmpDir: resolve(e.UPLOAD_TMP_DIR ?? join(tmpdir(), "file-service-uploads")),
     },
     images: { webpQuality: e.WEBP_QUALITY, maxPixels: e.MAX_IMAGE_PIXELS },

@@ -38,6 +38,7 @@ describe("loadConfig", () => {
       uploadUrlTtlSeconds: 900,
       downloadUrlTtlSeconds: 300,
       uploadExpiryGraceSeconds: 3600,
+      idempotencyWindowSeconds: 86_400,
       uploadTmpDir: join(tmpdir(), "file-service-uploads"),
     });
     expect(config.tasks).toEqual({ concurrency: 4, pollMs: 1000, leaseMs: 60_000, retryBaseMs: 1000, retryCapMs: 60_000 });

@@ -75,6 +75,8 @@ const WRITES: { [K in Exclude<keyof FileRepository, "ping" | "close">]: Invalida
   requeueUnqueued: ([, ids]) => ids,
   fulfilIntent: ([record]) => [record.id],
   abandonIntent: ([, id]) => [id],
+  findByIdempotencyKey: "read",
+  releaseIdempotencyKey: "read",
   recordScan: ([fileId]) => [fileId],
   quarantine: ([fileId]) => [fileId],
   expireDue: (_args, ids) => ids ?? [],

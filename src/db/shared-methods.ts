@@ -2,7 +2,7 @@
 // statements each dialect gives (its query builders and result shapes differ,
 // the rules do not: they are in file-conditions.ts). The repository contract
 // suite runs both.
-import { and, asc, desc, eq, inArray, isNull, lte, type AnyColumn, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, lt, lte, type AnyColumn, type SQL } from "drizzle-orm";
 import type { FileRecord, FileStatus, NewUploadedFile, VariantRecord } from "../domain/file.js";
 import type { FileRepository } from "../domain/file-repository.js";
 import {
@@ -20,7 +20,7 @@ import {
   type ProcessingColumns,
 } from "./file-conditions.js";
 import type { FileChange, TaskTemplate } from "./outbox.js";
-import type { ScanResult } from "../domain/file.js";
+import type { Idempotency, ScanResult } from "../domain/file.js";
 import { FileError } from "../domain/errors.js";
 
 /** A scan's result as the files columns keep it. */
@@ -36,6 +36,8 @@ function scanValues(scan: ScanResult) {
 /** The columns the lifecycle's changes use besides the processing queue. */
 export interface LifecycleColumns extends ProcessingColumns {
   expireDueAt: AnyColumn;
+  idempotencyKey: AnyColumn;
+  createdAt: AnyColumn;
 }
 
 /** The statements a dialect provides. */
@@ -57,6 +59,8 @@ export interface DialectStatements {
   isDedupConflict(error: unknown): boolean;
   /** DELETE FROM files WHERE `where`. */
   deleteFiles(where: SQL | undefined): Promise<void>;
+  /** The idempotency columns of the rows matching `where`, by seq. */
+  selectIdempotency(where: SQL | undefined): Promise<Array<{ id: string; seq: number | null; fingerprint: string | null; createdAt: Date }>>;
   /** Rows per status. */
   countStatuses(): Promise<Array<{ status: FileStatus; count: number }>>;
 }
@@ -99,6 +103,8 @@ type SharedMethods = Pick<
   | "quarantine"
   | "fulfilIntent"
   | "abandonIntent"
+  | "findByIdempotencyKey"
+  | "releaseIdempotencyKey"
   | "failProcessing"
   | "expireDue"
 >;
@@ -107,20 +113,29 @@ type SharedMethods = Pick<
 // deleted before it could be read (each round needs a concurrent delete).
 const INSERT_UPLOADED_ROUNDS = 3;
 
+/** A record's idempotency as the files columns keep it. */
+export function idempotencyColumns(idempotency: Idempotency | undefined) {
+  return {
+    idempotencyKey: idempotency?.key ?? null,
+    idempotencySeq: idempotency?.seq ?? null,
+    idempotencyFingerprint: idempotency?.fingerprint ?? null,
+  };
+}
+
 /** An uploaded file's row (quarantined when the scan found something) and the tasks its recording queues. */
-function uploadedRow({ sha256, uploadedAt, processing, scan, uploadExpiresAt: _u, expireDueAt: _e, ...record }: NewUploadedFile): {
+function uploadedRow({ sha256, uploadedAt, processing, scan, uploadExpiresAt: _u, expireDueAt: _e, idempotency, ...record }: NewUploadedFile): {
   row: Record<string, unknown>;
   templates: TaskTemplate[];
 } {
   if (scan?.status === "infected") {
     // Never served, never a dedup match, nothing made of it.
     return {
-      row: { ...record, status: "quarantined", uploadedAt, sha256, dedupSha256: null, processingStatus: "cancelled", ...scanValues(scan), expireDueAt: null },
+      row: { ...record, ...idempotencyColumns(idempotency), status: "quarantined", uploadedAt, sha256, dedupSha256: null, processingStatus: "cancelled", ...scanValues(scan), expireDueAt: null },
       templates: [{ kind: "quarantine" }, { kind: "publish", type: "quarantined" }],
     };
   }
   return {
-    row: { ...record, status: "uploaded", uploadedAt, sha256, dedupSha256: sha256, ...queuedValues(processing, uploadedAt), ...(scan ? scanValues(scan) : {}), expireDueAt: null },
+    row: { ...record, ...idempotencyColumns(idempotency), status: "uploaded", uploadedAt, sha256, dedupSha256: sha256, ...queuedValues(processing, uploadedAt), ...(scan ? scanValues(scan) : {}), expireDueAt: null },
     templates: [{ kind: "publish", type: "uploaded" }],
   };
 }
@@ -183,6 +198,24 @@ export function sharedMethods(
           if (round === INSERT_UPLOADED_ROUNDS) throw new Error(`fulfilIntent: the file holding ${file.sha256} kept disappearing`);
         }
       }),
+
+    findByIdempotencyKey: (ownerId, key) =>
+      run(async () =>
+        (await d.selectIdempotency(and(eq(files.ownerId, ownerId), eq(files.idempotencyKey, key)))).map((r) => ({
+          id: r.id,
+          seq: r.seq ?? 0,
+          fingerprint: r.fingerprint ?? "",
+          createdAt: r.createdAt,
+        })),
+      ),
+
+    releaseIdempotencyKey: (ownerId, key, before) =>
+      run(async () =>
+        d.updateFiles(
+          { idempotencyKey: null, idempotencySeq: null, idempotencyFingerprint: null },
+          and(eq(files.ownerId, ownerId), eq(files.idempotencyKey, key), lt(files.createdAt, before)),
+        ),
+      ),
 
     abandonIntent: (ownerId, id) => run(async () => d.deleteFiles(pendingAmong(files, ownerId, [id]))),
 

@@ -55,3 +55,8 @@ export class ImageRejectedError extends FileError {
     this.name = "ImageRejectedError";
   }
 }
+
+/** Another call with the same idempotency key inserted first (a concurrent retry): read what it made. */
+export class IdempotencyConflictError extends Error {
+  override name = "IdempotencyConflictError";
+}

@@ -27,7 +27,9 @@ import type { TaskQueue } from "./task-queue.js";
 export interface FileRepository extends TaskQueue {
   /**
    * Inserts all records as `pending` in one transaction: all or nothing. A
-   * record's expireDueAt (when given) queues its expiry.
+   * record's expireDueAt (when given) queues its expiry. Throws
+   * IdempotencyConflictError when another call with the same idempotency key
+   * inserted first.
    */
   insertPending(records: readonly NewFileRecord[]): Promise<void>;
   /**
@@ -36,6 +38,10 @@ export interface FileRepository extends TaskQueue {
    * that file instead: concurrent identical uploads end with exactly one row.
    */
   insertUploaded(record: NewUploadedFile): Promise<{ inserted: true } | { inserted: false; existing: FileRecord }>;
+  /** The files a create call with this idempotency key made, by their place in the call. */
+  findByIdempotencyKey(ownerId: string, key: string): Promise<Array<{ id: string; seq: number; fingerprint: string; createdAt: Date }>>;
+  /** Frees the key of the owner's files made with it before `before` (the window passed): it may be used again. */
+  releaseIdempotencyKey(ownerId: string, key: string, before: Date): Promise<number>;
   /**
    * Turns the owner's `pending` intent row (an upload through the service,
    * recorded before its first byte was stored) into the uploaded file, as

@@ -79,7 +79,16 @@ export type NewFileRecord = Pick<
   uploadExpiresAt?: Date | null;
   /** When the file expires unless it is uploaded first: stored, so a later change of settings never moves it. */
   expireDueAt?: Date | null;
+  /** The create call's idempotency key, this file's place in the call, and the call's fingerprint. */
+  idempotency?: Idempotency;
 };
+
+export interface Idempotency {
+  key: string;
+  seq: number;
+  /** Hex SHA-256 of what the call asked for: the same key with another request is refused. */
+  fingerprint: string;
+}
 
 /** A claim on a file's processing: only `workerId` may complete or fail it, until `leaseMs` passes. */
 export interface ProcessingClaim {

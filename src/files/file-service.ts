@@ -29,6 +29,7 @@ import { deleteFile, deleteFiles } from "./delete-files.js";
 import { listFiles } from "./list-files.js";
 import { processFile } from "./process-file.js";
 import { storeDirectUpload, type DirectUpload } from "./direct-upload.js";
+import { parseIdempotencyKey } from "./idempotency.js";
 import { watchFiles, type WatchDeps } from "./watch-files.js";
 import { createChangeFeed } from "../events/change-feed.js";
 
@@ -81,7 +82,12 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
 
   return {
     async generateUploadURLs(req, context) {
-      const reserved = await generateUploadUrls(deps, ownerFor(context, req.ownerId), req.files);
+      const reserved = await generateUploadUrls(
+        deps,
+        ownerFor(context, req.ownerId),
+        req.files,
+        parseIdempotencyKey(req.idempotencyKey, "idempotency_key"),
+      );
       return {
         uploads: reserved.map(({ record, upload }) => ({
           fileId: record.id,

@@ -15,6 +15,8 @@ export interface FileServiceSettings extends UploadLimits {
   downloadUrlTtlSeconds: number;
   /** A pending file expires this long after its upload URL did. */
   uploadExpiryGraceSeconds: number;
+  /** How long an idempotency key names the files its first call made. */
+  idempotencyWindowSeconds: number;
   /** UPLOAD_TMP_DIR: where uploads through the service wait while they arrive. */
   uploadTmpDir: string;
   /** Serve files whose malware scan has not concluded (pending, error): fail open. Off by default. */

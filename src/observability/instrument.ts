@@ -43,6 +43,8 @@ const REPOSITORY_OPERATIONS: Record<Exclude<keyof FileRepository, "close">, Oper
   requeueUnqueued: NETWORK,
   fulfilIntent: NETWORK,
   abandonIntent: NETWORK,
+  findByIdempotencyKey: NETWORK,
+  releaseIdempotencyKey: NETWORK,
   recordScan: NETWORK,
   quarantine: NETWORK,
   expireDue: NETWORK,

@@ -79,6 +79,8 @@ describe("MySQL only", () => {
           "files.dedup_sha256": "ascii_bin",
           "files.filename": "utf8mb4_bin",
           "files.id": "ascii_bin",
+          "files.idempotency_fingerprint": "ascii_bin",
+          "files.idempotency_key": "utf8mb4_bin",
           "files.md5": "ascii_bin",
           "files.object_key": "utf8mb4_bin",
           "files.owner_id": "utf8mb4_bin",

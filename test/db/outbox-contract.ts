@@ -3,6 +3,7 @@
 // SQLite and the fake alike.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { FileRepository } from "../../src/domain/file-repository.js";
+import { IdempotencyConflictError } from "../../src/domain/errors.js";
 import { TASK_KINDS, type NewTask, type PublishPayload, type Task } from "../../src/domain/task.js";
 import { newOwner, newRecord, newResult, newUploaded, sha256Of } from "../support/records.js";
 import type { FileRepositoryContract, OpenedRepository } from "./file-repository-contract.js";
@@ -152,6 +153,29 @@ export function describeOutbox(contract: FileRepositoryContract): void {
       expect(error).toMatchObject({ reason: "failed_precondition" });
       const tasks = await claimAll("w");
       expect(summary(tasks).filter((t) => t.startsWith("publish:uploaded"))).toEqual([`publish:uploaded:${first.id}`]);
+    });
+
+    it("keeps each idempotency key's files by position: one insert per position, freed after its window", async () => {
+      const owner = newOwner();
+      const idem = (seq: number) => ({ key: "retry-me", seq, fingerprint: sha256Of("request") });
+      const [a, b] = [newRecord(owner, { idempotency: idem(0) }), newRecord(owner, { idempotency: idem(1) })];
+      await q.insertPending([a, b]);
+      const racer = newRecord(owner, { idempotency: idem(1) });
+      const error = await q.insertPending([newRecord(owner), racer]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(IdempotencyConflictError);
+      expect(await q.findByIds(owner, [racer.id])).toEqual([]); // all or nothing
+      // Another owner's key is another key.
+      await q.insertPending([newRecord(newOwner(), { idempotency: idem(0) })]);
+      const found = await q.findByIdempotencyKey(owner, "retry-me");
+      expect(found.map((f) => [f.id, f.seq, f.fingerprint])).toEqual([
+        [a.id, 0, sha256Of("request")],
+        [b.id, 1, sha256Of("request")],
+      ]);
+      expect(found[0]!.createdAt).toEqual(a.createdAt);
+      expect(await q.releaseIdempotencyKey(owner, "retry-me", a.createdAt)).toBe(0); // not older than the window start
+      expect(await q.releaseIdempotencyKey(owner, "retry-me", plus(a.createdAt, 1))).toBe(2);
+      expect(await q.findByIdempotencyKey(owner, "retry-me")).toEqual([]);
+      await q.insertPending([newRecord(owner, { idempotency: idem(0) })]);
     });
 
     it("lists a file's stored objects, variants included, whoever owns it", async () => {

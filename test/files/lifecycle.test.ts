@@ -67,7 +67,7 @@ describe("the lifecycle", () => {
   });
 
   it("expires a file never confirmed: ConfirmUpload says so, GetFile shows it, ListFiles hides it unless asked, no URL", async () => {
-    h = await startInProcess({ deps: { settings: { maxFilesPerBatch: 10, maxFileSizeBytes: 1 << 20, maxCoverPhotoSizeBytes: 1 << 20, uploadUrlTtlSeconds: 1, downloadUrlTtlSeconds: 60, uploadExpiryGraceSeconds: 0, uploadTmpDir: tmpdir() } } });
+    h = await startInProcess({ deps: { settings: { maxFilesPerBatch: 10, maxFileSizeBytes: 1 << 20, maxCoverPhotoSizeBytes: 1 << 20, uploadUrlTtlSeconds: 1, downloadUrlTtlSeconds: 60, uploadExpiryGraceSeconds: 0, idempotencyWindowSeconds: 86400, uploadTmpDir: tmpdir() } } });
     const bytes = pngLikeBytes(200);
     const client = h.asService();
     const { uploads } = await client.generateUploadURLs({ ownerId: owner, files: [fileSpec(bytes)] });

@@ -4,10 +4,10 @@
 // and attempts. For domain tests that must not need a database, and for the
 // cache tests, it also counts calls, can pause a read, and can fail a write
 // after applying it (a commit whose answer was lost).
-import type { FileRecord, FileStatus, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest, ScanResult } from "../../src/domain/file.js";
+import type { FileRecord, FileStatus, NewFileRecord, NewUploadedFile, ProcessingJob, ProcessingRequest, ScanResult, Idempotency } from "../../src/domain/file.js";
 import type { FileRepository } from "../../src/domain/file-repository.js";
 import { FILE_STATUSES } from "../../src/domain/file.js";
-import { DependencyUnavailableError, FileError } from "../../src/domain/errors.js";
+import { DependencyUnavailableError, FileError, IdempotencyConflictError } from "../../src/domain/errors.js";
 import { unprocessed } from "./records.js";
 import { createFakeTasks, fakeTaskQueue, queueFor, type FakeTasks } from "./fake-task-queue.js";
 
@@ -38,6 +38,7 @@ interface Queue {
   lockedUntil: Date | null;
   webpQuality: number | null;
   expireDueAt?: Date | null;
+  idempotency?: Idempotency;
 }
 
 /** Shared by every repository opened on one fake "database" (see `another`). */
@@ -55,7 +56,8 @@ const METHODS = [
   "insertPending", "insertUploaded", "findByIds", "findByContentHash", "markUploaded", "markDeleted",
   "list", "countByStatus", "requestProcessing", "claimProcessing", "completeProcessing", "failProcessing", "ping",
   "requeueUnqueued", "expireDue", "storedObjects", "claimTasks", "completeTask", "failTask", "enqueueTasks", "listTasks",
-  "requeueTasks", "taskStats", "recordScan", "quarantine", "fulfilIntent", "abandonIntent",
+  "requeueTasks", "taskStats", "recordScan", "quarantine", "fulfilIntent", "abandonIntent", "findByIdempotencyKey",
+  "releaseIdempotencyKey",
 ] as const satisfies readonly Method[];
 
 const MAX_ERROR_LENGTH = 1000;
@@ -150,9 +152,15 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
       call("insertPending", () => {
         assertNewIds(news.map((r) => r.id));
         for (const r of news) {
+          const i = r.idempotency;
+          if (i && [...records.values()].some((o) => o.ownerId === r.ownerId && q(o.id).idempotency?.key === i.key && q(o.id).idempotency?.seq === i.seq)) {
+            throw new IdempotencyConflictError("another call with this idempotency key inserted first");
+          }
+        }
+        for (const r of news) {
           insert(
             {
-              ...structuredClone(stripExpiry(r)),
+              ...structuredClone(stripExtras(r)),
               status: "pending",
               uploadedAt: null,
               deletedAt: null,
@@ -160,7 +168,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
               uploadExpiresAt: r.uploadExpiresAt ?? null,
               variants: [],
             },
-            { dedupSha256: null, attempts: 0, dueAt: null, lockedBy: null, lockedUntil: null, webpQuality: null, expireDueAt: r.expireDueAt ?? null },
+            { dedupSha256: null, attempts: 0, dueAt: null, lockedBy: null, lockedUntil: null, webpQuality: null, expireDueAt: r.expireDueAt ?? null, idempotency: r.idempotency },
           );
         }
         write(undefined);
@@ -172,7 +180,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
           assertNewIds([record.id]);
           insert(
             {
-              ...structuredClone(stripExpiry(record)),
+              ...structuredClone(stripExtras(record)),
               status: "quarantined",
               uploadedAt,
               deletedAt: null,
@@ -193,7 +201,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         const queued = queuedValues(processing, uploadedAt);
         insert(
           {
-            ...structuredClone(record),
+            ...structuredClone(stripExtras(record)),
             status: "uploaded",
             uploadedAt,
             deletedAt: null,
@@ -211,7 +219,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
             uploadExpiresAt: null,
             variants: [],
           },
-          { ...queued.queue, dedupSha256: sha256 },
+          { ...queued.queue, dedupSha256: sha256, idempotency: record.idempotency },
         );
         queueFor(tasks, records.get(record.id)!, [{ kind: "publish", type: "uploaded" }], uploadedAt);
         return write({ inserted: true as const });
@@ -229,6 +237,26 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         records.delete(file.id);
         queue.delete(file.id);
         return repo.insertUploaded(file);
+      }),
+
+    findByIdempotencyKey: (ownerId, key) =>
+      call("findByIdempotencyKey", () =>
+        [...records.values()]
+          .filter((r) => r.ownerId === ownerId && q(r.id).idempotency?.key === key)
+          .map((r) => ({ id: r.id, seq: q(r.id).idempotency!.seq, fingerprint: q(r.id).idempotency!.fingerprint, createdAt: r.createdAt }))
+          .sort((a, b) => a.seq - b.seq),
+      ),
+
+    releaseIdempotencyKey: (ownerId, key, before) =>
+      call("releaseIdempotencyKey", () => {
+        let n = 0;
+        for (const r of records.values()) {
+          if (r.ownerId === ownerId && q(r.id).idempotency?.key === key && r.createdAt < before) {
+            q(r.id).idempotency = undefined;
+            n++;
+          }
+        }
+        return write(n);
       }),
 
     abandonIntent: (ownerId, id) =>
@@ -436,8 +464,9 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
     } as const;
   }
 
-  function stripExpiry(r: NewFileRecord) {
-    const { expireDueAt: _due, ...rest } = r;
+  /** A new record without what the SQL schemas keep outside FileRecord. */
+  function stripExtras(r: NewFileRecord) {
+    const { expireDueAt: _due, idempotency: _key, ...rest } = r;
     return rest;
   }
 

@@ -80,6 +80,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
       uploadUrlTtlSeconds: 900,
       downloadUrlTtlSeconds: 900,
       uploadExpiryGraceSeconds: 3600,
+      idempotencyWindowSeconds: 86_400,
       uploadTmpDir: join(dir, "uploads"),
     },
     images: { webpQuality: 82, maxPixels: 50_000_000 },

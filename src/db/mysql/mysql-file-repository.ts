@@ -8,9 +8,10 @@ import mysql from "mysql2/promise";
 import { classifyDatabaseError, findInCauseChain, runClassified } from "../driver-errors.js";
 import type { FileRecord, NewFileRecord, ProcessingJob, ProcessingResult } from "../../domain/file.js";
 import type { FileRepository } from "../../domain/file-repository.js";
+import { IdempotencyConflictError } from "../../domain/errors.js";
 import { claimedValues, claimHeldBy, completedValues, leaseExpired, pendingDue, variantRows } from "../file-conditions.js";
 import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
-import { recordReads, sharedMethods } from "../shared-methods.js";
+import { idempotencyColumns, recordReads, sharedMethods } from "../shared-methods.js";
 import { changeFiles, mysqlTaskQueue, queueFor } from "./mysql-outbox.js";
 
 export interface MysqlFileRepositoryOptions {
@@ -69,6 +70,12 @@ export function createMysqlFileRepository(
       deleteFiles: async (where) => {
         await db.delete(files).where(where);
       },
+      selectIdempotency: (where) =>
+        db
+          .select({ id: files.id, seq: files.idempotencySeq, fingerprint: files.idempotencyFingerprint, createdAt: files.createdAt })
+          .from(files)
+          .where(where)
+          .orderBy(asc(files.idempotencySeq)),
       countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
     },
     files,
@@ -110,7 +117,8 @@ export function createMysqlFileRepository(
         if (records.length === 0) return;
         const params: Array<string | number | Date | null> = [];
         for (const r of records) {
-          params.push(r.id, r.ownerId, r.filename, r.contentType, r.sizeBytes, r.md5, "pending", r.objectKey, r.createdAt, r.purpose, r.uploadExpiresAt ?? null, r.expireDueAt ?? null);
+          const i = idempotencyColumns(r.idempotency);
+          params.push(r.id, r.ownerId, r.filename, r.contentType, r.sizeBytes, r.md5, "pending", r.objectKey, r.createdAt, r.purpose, r.uploadExpiresAt ?? null, r.expireDueAt ?? null, i.idempotencyKey, i.idempotencySeq, i.idempotencyFingerprint);
         }
         // One multi-row INSERT, its text written once per row count (no query
         // building per call; not prepared: that would keep a statement per batch
@@ -119,7 +127,15 @@ export function createMysqlFileRepository(
         // rolls all of it back on any error, so a batch still lands whole or not
         // at all (the repository contract tests it), in one round trip instead
         // of three.
-        await pool.query(statements.insertPending(records.length), params);
+        try {
+          await pool.query(statements.insertPending(records.length), params);
+        } catch (error) {
+          const duplicate = findInCauseChain(error, ({ code }) => code === "ER_DUP_ENTRY");
+          if (typeof duplicate?.message === "string" && duplicate.message.includes("files_owner_id_idempotency_key")) {
+            throw new IdempotencyConflictError("another call with this idempotency key inserted first", { cause: error });
+          }
+          throw error;
+        }
       }),
 
     findByIds: (ownerId: string, ids: readonly string[]) =>
@@ -290,7 +306,7 @@ const statements = (() => {
   };
   const pendingColumns = [
     files.id, files.ownerId, files.filename, files.contentType, files.sizeBytes, files.md5, files.status, files.objectKey, files.createdAt, files.purpose,
-    files.uploadExpiresAt, files.expireDueAt,
+    files.uploadExpiresAt, files.expireDueAt, files.idempotencyKey, files.idempotencySeq, files.idempotencyFingerprint,
   ];
   const pendingRow = `(${list(pendingColumns.length, "?")})`;
   return {

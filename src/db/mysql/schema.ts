@@ -88,6 +88,11 @@ export const files = mysqlTable(
     // When a pending file expires (its upload window plus the grace period, fixed
     // when the row is made): the expiry sweep's queue, NULL once not pending.
     expireDueAt: timestamp("expire_due_at"),
+    // A create call's idempotency key, the file's place in that call, and the
+    // SHA-256 of what the call asked: a retry finds these and gets the same files.
+    idempotencyKey: utf8Varchar("idempotency_key", { length: 128 }),
+    idempotencySeq: int("idempotency_seq"),
+    idempotencyFingerprint: asciiChar("idempotency_fingerprint", { length: 64 }),
   },
   (t) => [
     // Serves list(): owner's rows walked backwards by id, status filtered on the way.
@@ -98,6 +103,8 @@ export const files = mysqlTable(
     index("files_processing_status_due_at_idx").on(t.processingStatus, t.processingDueAt),
     // Serves the expiry sweep: pending files by due time.
     index("files_status_expire_due_at_idx").on(t.status, t.expireDueAt),
+    // Concurrent calls with one key: exactly one inserts each position.
+    uniqueIndex("files_owner_id_idempotency_key").on(t.ownerId, t.idempotencyKey, t.idempotencySeq),
   ],
 );
 

@@ -79,6 +79,10 @@ export const files = sqliteTable(
     uploadExpiresAt: timestamp("upload_expires_at"),
     // When a pending file expires (see the MySQL schema).
     expireDueAt: timestamp("expire_due_at"),
+    // See the MySQL schema.
+    idempotencyKey: text("idempotency_key"),
+    idempotencySeq: integer("idempotency_seq", { mode: "number" }),
+    idempotencyFingerprint: text("idempotency_fingerprint"),
   },
   (t) => [
     // Serves list(): owner's rows walked backwards by id, status filtered on the way.
@@ -88,6 +92,7 @@ export const files = sqliteTable(
     // Serves claimProcessing: pending jobs by due time, and the (few) processing ones.
     index("files_processing_status_due_at_idx").on(t.processingStatus, t.processingDueAt),
     index("files_status_expire_due_at_idx").on(t.status, t.expireDueAt),
+    uniqueIndex("files_owner_id_idempotency_key").on(t.ownerId, t.idempotencyKey, t.idempotencySeq),
     check("files_status_check", oneOf(t.status, fileStatuses)),
     check("files_purpose_check", oneOf(t.purpose, filePurposes)),
     check("files_processing_status_check", oneOf(t.processingStatus, processingStatuses)),

@@ -16,7 +16,8 @@ import { and, asc, count, eq, exists, inArray, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import { alias } from "drizzle-orm/sqlite-core";
-import { DependencyUnavailableError } from "../../domain/errors.js";
+import { DependencyUnavailableError, IdempotencyConflictError } from "../../domain/errors.js";
+import { idempotencyColumns } from "../shared-methods.js";
 import { classifyDatabaseError, findInCauseChain, runClassified } from "../driver-errors.js";
 import type { FileRecord, NewFileRecord, ProcessingJob, ProcessingResult } from "../../domain/file.js";
 import type { FileRepository } from "../../domain/file-repository.js";
@@ -91,6 +92,12 @@ export async function createSqliteFileRepository(
       deleteFiles: async (where) => {
         await db.delete(files).where(where);
       },
+      selectIdempotency: (where) =>
+        db
+          .select({ id: files.id, seq: files.idempotencySeq, fingerprint: files.idempotencyFingerprint, createdAt: files.createdAt })
+          .from(files)
+          .where(where)
+          .orderBy(asc(files.idempotencySeq)),
       countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
     },
     files,
@@ -113,10 +120,16 @@ export async function createSqliteFileRepository(
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {
         if (records.length === 0) return;
-        const rows = records.map((record) => ({ ...record, status: "pending" as const }));
-        // batch() runs BEGIN, the INSERT and COMMIT in one synchronous call:
-        // all or nothing, without holding the write lock across an await.
-        await writer.batch([db.insert(files).values(rows)]);
+        const rows = records.map(({ idempotency, ...record }) => ({ ...record, status: "pending" as const, ...idempotencyColumns(idempotency) }));
+        // One write transaction: all or nothing, without holding the write lock across an await.
+        try {
+          await writer.batch([db.insert(files).values(rows)]);
+        } catch (error) {
+          if (findInCauseChain(error, (e) => typeof e.message === "string" && e.message.includes("files.idempotency_key"))) {
+            throw new IdempotencyConflictError("another call with this idempotency key inserted first", { cause: error });
+          }
+          throw error;
+        }
       }),
 
     findByIds: (ownerId: string, ids: readonly string[]) =>
