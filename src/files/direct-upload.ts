@@ -15,7 +15,8 @@ import type { FilePurpose, FileRecord, ProcessingResult, ScanResult } from "../d
 import type { Scanner } from "../scanning/scanner.js";
 import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
-import { FileError, ImageRejectedError } from "../domain/errors.js";
+import { FileError, IdempotencyConflictError, ImageRejectedError } from "../domain/errors.js";
+import { earlierCall } from "./idempotency.js";
 import { makeVariants, type ImageSettings } from "../processing/make-variants.js";
 import { inspectImage } from "../media/inspect-image.js";
 import { newFileId } from "./file-ids.js";
@@ -36,6 +37,7 @@ export interface DirectUploadDeps {
   uploadTmpDir: string;
   /** The intent row's window: it expires (its object purged) this long after the upload started, unless fulfilled. */
   intent: { ttlSeconds: number; graceSeconds: number };
+  idempotencyWindowSeconds: number;
   /** Scans the bytes before the upload answers: an infected file is recorded quarantined. */
   scanner?: Scanner;
   onScanned?: (verdict: "clean" | "infected" | "error") => void;
@@ -52,6 +54,8 @@ export interface DirectUpload {
   async: boolean;
   /** The size the caller declared (UploadFileStream's size_bytes): the original is then stored as it arrives. */
   declaredSize?: number;
+  /** The call's idempotency key and the fingerprint of what it asked. */
+  idempotency?: { key: string; fingerprint: string };
 }
 
 // How often a synchronous upload looks again at a file another upload of the
@@ -137,8 +141,14 @@ export async function storeDirectUpload(
   // stored, so a crash at any point below leaves a row whose expiry removes
   // the object, never an object no row knows.
   const createdAt = deps.now();
+  const call = upload.idempotency && { ownerId: upload.ownerId, ...upload.idempotency, now: createdAt, windowSeconds: deps.idempotencyWindowSeconds };
+  if (call) {
+    const earlier = await earlierCall(files, call);
+    if (earlier) return earlierUpload(earlier[0]!, call.key, upload, deps);
+  }
+  const idempotency = upload.idempotency && { ...upload.idempotency, seq: 0 };
   const uploadExpiresAt = new Date(createdAt.getTime() + deps.intent.ttlSeconds * 1000);
-  await files.insertPending([
+  const intent = files.insertPending([
     {
       id,
       ownerId: upload.ownerId,
@@ -151,8 +161,18 @@ export async function storeDirectUpload(
       purpose: upload.purpose,
       uploadExpiresAt,
       expireDueAt: new Date(uploadExpiresAt.getTime() + deps.intent.graceSeconds * 1000),
+      idempotency,
     },
   ]);
+  try {
+    await intent;
+  } catch (e) {
+    // A concurrent retry with the same key started first.
+    if (!(e instanceof IdempotencyConflictError) || !call) throw e;
+    const earlier = await earlierCall(files, call);
+    if (!earlier) throw e;
+    return earlierUpload(earlier[0]!, call.key, upload, deps);
+  }
   const abandon = () => files.abandonIntent(upload.ownerId, id).catch(() => undefined); // else it expires
   const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
   let received;
@@ -223,6 +243,7 @@ export async function storeDirectUpload(
       purpose: upload.purpose,
       sha256: received.sha256,
       scan,
+      idempotency,
       processing: {
         webpQuality: upload.webpQuality,
         claim: result === undefined ? undefined : { workerId: deps.processing.workerId, leaseMs: deps.processing.leaseMs },
@@ -252,6 +273,18 @@ export async function storeDirectUpload(
   } finally {
     await received.discard();
   }
+}
+
+/** What the first call with this key made: the file once it is recorded; while it still uploads, retry later. */
+async function earlierUpload(id: string, key: string, upload: DirectUpload, deps: DirectUploadDeps): Promise<FileRecord> {
+  const [record] = await deps.files.findByIds(upload.ownerId, [id]);
+  if (record === undefined || record.status === "pending") {
+    throw new FileError(
+      "failed_precondition",
+      `idempotency_key: "${key}" names an upload that has not finished (or was cut off): retry once it has, or use a new key`,
+    );
+  }
+  return whenProcessed(record, upload, deps);
 }
 
 async function scanReceived(scanner: Scanner, path: string, size: number, deps: DirectUploadDeps): Promise<ScanResult> {

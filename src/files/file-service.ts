@@ -29,7 +29,7 @@ import { deleteFile, deleteFiles } from "./delete-files.js";
 import { listFiles } from "./list-files.js";
 import { processFile } from "./process-file.js";
 import { storeDirectUpload, type DirectUpload } from "./direct-upload.js";
-import { parseIdempotencyKey } from "./idempotency.js";
+import { fingerprintOf, parseIdempotencyKey } from "./idempotency.js";
 import { watchFiles, type WatchDeps } from "./watch-files.js";
 import { createChangeFeed } from "../events/change-feed.js";
 
@@ -66,6 +66,7 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
     limits: deps.settings,
     uploadTmpDir: deps.settings.uploadTmpDir,
     intent: { ttlSeconds: deps.settings.uploadUrlTtlSeconds, graceSeconds: deps.settings.uploadExpiryGraceSeconds },
+    idempotencyWindowSeconds: deps.settings.idempotencyWindowSeconds,
   };
   // A service without events configured still streams (heartbeats only).
   const watch = serviceDeps.watch ?? { feed: createChangeFeed(), heartbeatMs: 15_000 };
@@ -78,6 +79,12 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
     if (!named.ok) throw new FileError("invalid_argument", named.violations.join("; "));
     const options = parseProcessingOptions(meta.processing, "processing");
     return { ownerId, ...named.value, purpose, ...options };
+  }
+
+  /** The call's idempotency, bound to what it asked (for UploadFile, its bytes too). */
+  function idempotencyOf(key: string, request: unknown): DirectUpload["idempotency"] {
+    const parsed = parseIdempotencyKey(key, "idempotency_key");
+    return parsed === undefined ? undefined : { key: parsed, fingerprint: fingerprintOf(request) };
   }
 
   return {
@@ -155,7 +162,8 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
     },
 
     async uploadFile(req, context) {
-      const record = await storeDirectUpload(directUpload(req, context), oneChunk(req.data), directDeps);
+      const upload = { ...directUpload(req, context), idempotency: idempotencyOf(req.idempotencyKey, req) };
+      const record = await storeDirectUpload(upload, oneChunk(req.data), directDeps);
       return { file: toFileMessage(record) };
     },
 
@@ -166,7 +174,11 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
         throw new FileError("invalid_argument", "the first message must carry metadata (owner, filename, content type, purpose)");
       }
       const metadata = first.value.payload.value;
-      const upload = { ...directUpload(metadata, context), declaredSize: parseDeclaredSize(metadata.sizeBytes) };
+      const upload = {
+        ...directUpload(metadata, context),
+        declaredSize: parseDeclaredSize(metadata.sizeBytes),
+        idempotency: idempotencyOf(metadata.idempotencyKey, metadata),
+      };
       const record = await storeDirectUpload(upload, chunksOf(iterator), directDeps);
       return { file: toFileMessage(record) };
     },

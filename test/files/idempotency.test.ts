@@ -6,6 +6,7 @@ import { Code } from "@connectrpc/connect";
 import { startInProcess, type InProcess } from "../support/in-process.js";
 import { fileSpec, pngLikeBytes } from "../support/upload.js";
 import { rpcError } from "../support/rpc.js";
+import { solid } from "../support/images.js";
 
 let h: InProcess | undefined;
 afterEach(async () => {
@@ -69,5 +70,21 @@ describe("GenerateUploadURLs with an idempotency key", () => {
     clock = new Date(clock.getTime() + 86_400_000 + 1);
     const fresh = await client.generateUploadURLs({ ownerId: owner, files: [fileSpec(bytes)], idempotencyKey: "k2" });
     expect(fresh.uploads[0]!.fileId).not.toBe(uploads[0]!.fileId);
+  });
+});
+
+describe("UploadFile with an idempotency key", () => {
+  it("answers a retry with the file the first call made, storing nothing new; another request with the key is refused", async () => {
+    h = await startInProcess();
+    const client = h.asService();
+    const data = await solid(40, 40, "png");
+    const request = { ownerId: owner, filename: "p.png", contentType: "image/png", data, idempotencyKey: "up-1" };
+    const first = await client.uploadFile(request);
+    const again = await client.uploadFile(request);
+    expect(again.file?.id).toBe(first.file?.id);
+    expect(await h.files.list({ ownerId: owner, statuses: all, limit: 10 })).toHaveLength(1);
+    const other = await rpcError(client.uploadFile({ ...request, data: await solid(41, 40, "png") }));
+    expect(other.code).toBe(Code.InvalidArgument);
+    expect(other.rawMessage).toContain('idempotency_key: "up-1" was used for another request');
   });
 });
