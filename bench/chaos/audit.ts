@@ -4,7 +4,7 @@
 // the bucket, and counts what a durable lifecycle must leave at zero. Kept apart
 // from the harness so tests can seed a case by hand and audit it.
 import { readdir } from "node:fs/promises";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsCommand, S3Client } from "@aws-sdk/client-s3";
 import mysql from "mysql2/promise";
 
 export interface AuditTarget {
@@ -56,8 +56,6 @@ export interface AuditResult {
   lost: Finding;
   /** Pending rows whose ids no client answer carried (informational: idempotency's job). */
   unknownPending: Finding;
-  /** Prefixes (files/<id>/) the store could not list: s3rver's half-written objects. */
-  unlistable: Finding;
   /** Files left in the service's temp upload folder. */
   tempFiles: Finding;
   /** Batches whose rows are part there and part not (created), or part deleted and part not. */
@@ -68,22 +66,20 @@ export interface AuditResult {
 
 const ID_PATTERN = /^files\/([^/]+)\//;
 
-/** The bucket's keys (or, with `prefixes`, its common prefixes) page by page (ListObjectsV2); a failed page is tried `attempts` times. */
-async function* listKeys(s3: S3Client, bucket: string, where: { Prefix?: string; Delimiter?: string }, prefixes = false, attempts = 3): AsyncGenerator<string[]> {
-  let token: string | undefined;
-  do {
-    let page;
-    for (let attempt = 1; page === undefined; attempt++) {
-      try {
-        page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, MaxKeys: 1000, ...where }));
-      } catch (error) {
-        if (attempt >= attempts) throw error;
-        await new Promise((r) => setTimeout(r, 300 * attempt));
-      }
-    }
-    yield prefixes ? (page.CommonPrefixes ?? []).map((p) => p.Prefix!) : (page.Contents ?? []).map((o) => o.Key!);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
+/**
+ * The bucket's keys, a page (ListObjects, up to 1,000) at a time, each page after the last key
+ * of the one before. Not ListObjectsV2: s3rver signs its continuation tokens with DES, which
+ * Node 24's OpenSSL 3 refuses, so any V2 listing longer than a page fails with InternalError.
+ */
+async function* listKeys(s3: S3Client, bucket: string): AsyncGenerator<string[]> {
+  let marker: string | undefined;
+  for (;;) {
+    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Marker: marker, MaxKeys: 1000 }));
+    const keys = (page.Contents ?? []).map((o) => o.Key!).filter(Boolean);
+    if (keys.length > 0) yield keys;
+    if (!page.IsTruncated || keys.length === 0) return;
+    marker = keys.at(-1);
+  }
 }
 
 function finding(ids: Iterable<string>, keep: number, watch: readonly string[] = []): Finding {
@@ -120,8 +116,7 @@ export async function audit(target: AuditTarget, client: ClientKnowledge, option
     const deletedObjects = new Set<string>();
     const withOriginal = new Set<string>();
     let objects = 0;
-    const unlistable: string[] = [];
-    const judgeKeys = async (keys: string[]) => {
+    for await (const keys of listKeys(s3, target.s3.bucket)) {
       objects += keys.length;
       const ids = [...new Set(keys.map((k) => ID_PATTERN.exec(k)?.[1]).filter((id): id is string => id !== undefined))];
       const statuses = await rowStatus(ids);
@@ -132,24 +127,6 @@ export async function audit(target: AuditTarget, client: ClientKnowledge, option
         else if (status === "deleted" || status === "expired") deletedObjects.add(key);
         if (id !== undefined && key.endsWith("/original")) withOriginal.add(id);
       }
-    };
-    try {
-      for await (const keys of listKeys(s3, target.s3.bucket, {})) await judgeKeys(keys);
-    } catch {
-      // s3rver fails a whole listing when one object's files are half written (a PUT cut
-      // mid-body): walk file by file instead, and report the ones it cannot list.
-      [orphans, deletedObjects, withOriginal].forEach((c) => c.clear());
-      objects = 0;
-      for await (const prefixes of listKeys(s3, target.s3.bucket, { Prefix: "files/", Delimiter: "/" }, true)) {
-        for (const prefix of prefixes) {
-          try {
-            for await (const keys of listKeys(s3, target.s3.bucket, { Prefix: prefix }, false, 1)) await judgeKeys(keys);
-          } catch {
-            unlistable.push(prefix);
-          }
-        }
-      }
-      for await (const keys of listKeys(s3, target.s3.bucket, { Delimiter: "/" })) await judgeKeys(keys);
     }
 
     const ids = async (sql: string, params: unknown[] = []): Promise<string[]> => {
@@ -202,7 +179,6 @@ export async function audit(target: AuditTarget, client: ClientKnowledge, option
       lost: finding(lost, keep),
       unknownPending: finding(unknownPending, keep),
       tempFiles: finding(tempFiles, keep),
-      unlistable: finding(unlistable, keep),
       partialBatches: finding(partial, keep),
       totals: { rows, objects },
     };

@@ -12,9 +12,12 @@ export type Invariant = (typeof INVARIANTS)[number];
 export const DEFAULT_ENFORCED: readonly Invariant[] = ["lost", "partial-batches", "codes"];
 
 const FAULT_CODES = new Set(["unavailable", "deadline_exceeded"]);
+const RESET_MESSAGE = /^(http\/2 stream closed with error code|Stream closed with error code)/;
 
 export interface Verdict {
   wrongCodes: { count: number; examples: string[] };
+  /** Calls the client saw reset by a dying instance (in a fault window), by code. */
+  streamResets: Record<string, number>;
   maxLatencyMs: number;
   maxLatencyCall: string;
   latencyBoundMs: number;
@@ -32,7 +35,12 @@ export function judge(
   const inWindow = (c: CallRecord) => windows.some((w) => c.endMs >= w.startMs && c.startMs <= w.endMs + spec.recoveryAllowanceMs);
   // PUTs go to S3 itself, not through the service: their codes and latency are the store's.
   const rpcs = calls.filter((c) => c.rpc !== "PUT");
-  const wrong = rpcs.filter((c) => c.code !== "ok" && !(FAULT_CODES.has(c.code) && inWindow(c)));
+  // An instance that dies under a call resets its HTTP/2 streams; connect-node then reports
+  // canceled (CANCEL) or internal (REFUSED_STREAM) on its own: counted apart, as the
+  // service never answered those codes.
+  const reset = (c: CallRecord) => c.code !== "ok" && inWindow(c) && RESET_MESSAGE.test(c.message ?? "");
+  const resets = rpcs.filter(reset);
+  const wrong = rpcs.filter((c) => c.code !== "ok" && !(FAULT_CODES.has(c.code) && inWindow(c)) && !reset(c));
   let slowest: CallRecord | undefined;
   for (const c of rpcs) if (slowest === undefined || c.endMs - c.startMs > slowest.endMs - slowest.startMs) slowest = c;
   const maxLatencyMs = slowest === undefined ? 0 : slowest.endMs - slowest.startMs;
@@ -60,7 +68,8 @@ export function judge(
     latency: maxLatencyMs > spec.latencyBoundMs ? 1 : 0,
   };
   return {
-    wrongCodes: { count: wrong.length, examples: wrong.slice(0, 5).map((c) => `${c.rpc}@${c.instance}: ${c.code} ${c.message ?? ""}`.trim()) },
+    wrongCodes: { count: wrong.length, examples: oneOfEach(wrong).map((c) => `${c.rpc}@${c.instance}: ${c.code} ${c.message ?? ""}`.trim()) },
+    streamResets: resets.reduce<Record<string, number>>((by, c) => ((by[c.code] = (by[c.code] ?? 0) + 1), by), {}),
     maxLatencyMs,
     maxLatencyCall: slowest === undefined ? "" : `${slowest.rpc}@${slowest.instance} (${slowest.code})`,
     latencyBoundMs: spec.latencyBoundMs,
@@ -68,6 +77,13 @@ export function judge(
     counts,
     failed: spec.enforce.filter((i) => counts[i] > 0),
   };
+}
+
+/** The first call of each (rpc, code), up to 8: every kind of wrong answer shows. */
+function oneOfEach(calls: readonly CallRecord[]): CallRecord[] {
+  const seen = new Map<string, CallRecord>();
+  for (const c of calls) if (!seen.has(`${c.rpc} ${c.code}`)) seen.set(`${c.rpc} ${c.code}`, c);
+  return [...seen.values()].slice(0, 8);
 }
 
 /** "orphans,lost" → the invariants, or an error naming the unknown one. */

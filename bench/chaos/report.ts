@@ -37,10 +37,10 @@ export function printReport(r: Report): void {
   line("deleted/expired files whose objects remain", result.deletedObjects.count, enforced("deleted-objects"));
   line("lost files (confirmed, then gone)", result.lost.count, enforced("lost"));
   line("pending rows no client knows about", result.unknownPending.count, "reported");
-  line("file prefixes the store could not list", result.unlistable.count, `reported ${result.unlistable.examples.slice(0, 2).join(" ")}`);
   line("temp upload files left", result.tempFiles.count, enforced("temp-files"));
   line("partial batches", result.partialBatches.count, enforced("partial-batches"));
   line("wrong codes", verdict.wrongCodes.count, `${enforced("codes")} ${verdict.wrongCodes.examples.slice(0, 2).join("; ")}`);
+  line("calls reset by a dying instance (client side)", Object.values(verdict.streamResets).reduce((a, b) => a + b, 0), `reported ${JSON.stringify(verdict.streamResets)}`);
   line(`max call latency ms (bound ${verdict.latencyBoundMs})`, verdict.maxLatencyMs, `${enforced("latency")} ${verdict.maxLatencyCall}`);
   out.push(`rows by status: ${JSON.stringify(result.totals.rows)}; objects: ${result.totals.objects}`);
   out.push(`codes by call: ${JSON.stringify(codes)}`);
@@ -63,11 +63,11 @@ export function printReport(r: Report): void {
       lost: result.lost,
       unknownPending: result.unknownPending,
       tempFiles: result.tempFiles,
-      unlistable: result.unlistable,
       partialBatches: result.partialBatches,
       totals: result.totals,
     },
     wrongCodes: verdict.wrongCodes,
+    streamResets: verdict.streamResets,
     maxLatencyMs: verdict.maxLatencyMs,
     latencyBoundMs: verdict.latencyBoundMs,
     recoveries: verdict.recoveries,

@@ -79,9 +79,12 @@ async function main(): Promise<number> {
     let w = 0;
     const pick = () => targets.map((group) => group[w++ % group.length]!);
     const runStartMs = Date.now();
-    let faultsDone = false;
-    const faults = runFaults(stack, FAULT_KINDS, { runStartMs, spacingMs: (seconds * 1000) / FAULT_KINDS.length, holdMs }).finally(() => (faultsDone = true));
-    const workload = runWorkload(pick, recorder, { clients, callTimeoutMs: 20_000, batchSize: 3 }, () => faultsDone && Date.now() - runStartMs >= seconds * 1000);
+    // The load runs its full time, and on past the last fault long enough to see recovery from it.
+    let faultsDoneMs: number | undefined;
+    const tailMs = smoke ? 3_000 : 5_000;
+    const faults = runFaults(stack, FAULT_KINDS, { runStartMs, spacingMs: (seconds * 1000) / FAULT_KINDS.length, holdMs }).finally(() => (faultsDoneMs = Date.now()));
+    const stop = () => faultsDoneMs !== undefined && Date.now() - faultsDoneMs >= tailMs && Date.now() - runStartMs >= seconds * 1000;
+    const workload = runWorkload(pick, recorder, { clients, callTimeoutMs: 20_000, batchSize: 3 }, stop);
     const windows = await faults;
     await workload;
     const loadEndMs = Date.now();
@@ -90,7 +93,7 @@ async function main(): Promise<number> {
     const target: AuditTarget = { databaseUrl: stack.db.url, s3: { endpoint: stack.s3.endpoint, bucket: stack.s3.bucket }, tmpDir: stack.tmpDir };
     // Every row made during the load is due to expire by then, and 10 s late counts as late.
     await new Promise((r) => setTimeout(r, (ttlSeconds + graceSeconds) * 1000 + 12_000));
-    await drainQueues(stack.db.url, 30_000);
+    await drainQueues(stack.db.url, smoke ? 5_000 : 30_000);
     const seeded = flags.seed ? await seedDamage(target) : undefined;
     const result = await audit(target, recorder, { graceSeconds, watch: seeded === undefined ? [] : [seeded.orphanKey, seeded.unqueuedId] });
     const verdict = judge(recorder.calls, windows, result, { latencyBoundMs, recoveryAllowanceMs: 10_000, enforce });
