@@ -61,7 +61,7 @@ export interface AuditResult {
   /** Batches whose rows are part there and part not (created), or part deleted and part not. */
   partialBatches: Finding;
   /** Rows by status, and objects in the bucket, for the table. */
-  totals: { rows: Record<string, number>; objects: number };
+  totals: { rows: Record<string, number>; objects: number; deletedObjectsBy: Record<string, number>; tasks: Record<string, number> };
 }
 
 const ID_PATTERN = /^files\/([^/]+)\//;
@@ -115,6 +115,7 @@ export async function audit(target: AuditTarget, client: ClientKnowledge, option
     const orphans = new Set<string>();
     const deletedObjects = new Set<string>();
     const withOriginal = new Set<string>();
+    const deletedObjectsBy: Record<string, number> = {};
     let objects = 0;
     for await (const keys of listKeys(s3, target.s3.bucket)) {
       objects += keys.length;
@@ -124,7 +125,10 @@ export async function audit(target: AuditTarget, client: ClientKnowledge, option
         const id = ID_PATTERN.exec(key)?.[1];
         const status = id === undefined ? undefined : statuses.get(id);
         if (status === undefined) orphans.add(key);
-        else if (status === "deleted" || status === "expired") deletedObjects.add(key);
+        else if (status === "deleted" || status === "expired") {
+          deletedObjects.add(key);
+          deletedObjectsBy[status] = (deletedObjectsBy[status] ?? 0) + 1;
+        }
         if (id !== undefined && key.endsWith("/original")) withOriginal.add(id);
       }
     }
@@ -170,6 +174,9 @@ export async function audit(target: AuditTarget, client: ClientKnowledge, option
 
     const [totals] = await db.query("SELECT status, COUNT(*) AS n FROM files GROUP BY status");
     const rows = Object.fromEntries((totals as Array<{ status: string; n: number }>).map((r) => [r.status, Number(r.n)]));
+    // The outbox, where there is one: what is still queued, running or failed, by kind.
+    const [taskRows] = await db.query("SELECT kind, status, COUNT(*) AS n FROM tasks GROUP BY kind, status").catch(() => [[]]);
+    const tasks = Object.fromEntries((taskRows as Array<{ kind: string; status: string; n: number }>).map((r) => [`${r.kind}/${r.status}`, Number(r.n)]));
 
     return {
       orphans: finding(orphans, keep, options.watch),
@@ -180,7 +187,7 @@ export async function audit(target: AuditTarget, client: ClientKnowledge, option
       unknownPending: finding(unknownPending, keep),
       tempFiles: finding(tempFiles, keep),
       partialBatches: finding(partial, keep),
-      totals: { rows, objects },
+      totals: { rows, objects, deletedObjectsBy, tasks },
     };
   } finally {
     s3.destroy();

@@ -9,10 +9,10 @@ export const INVARIANTS = ["orphans", "unqueued", "expired", "deleted-objects", 
 export type Invariant = (typeof INVARIANTS)[number];
 
 /** What the current main holds; tighten with --enforce as the lifecycle lands (issue 11). */
-export const DEFAULT_ENFORCED: readonly Invariant[] = ["lost", "partial-batches", "codes"];
+export const DEFAULT_ENFORCED: readonly Invariant[] = ["unqueued", "expired", "lost", "partial-batches", "codes"];
 
 const FAULT_CODES = new Set(["unavailable", "deadline_exceeded"]);
-const RESET_MESSAGE = /^(http\/2 stream closed with error code|Stream closed with error code)/;
+const RESET_MESSAGE = /^(http\/2 stream closed with error code|Stream closed with error code)|ECONNRESET/;
 
 export interface Verdict {
   wrongCodes: { count: number; examples: string[] };
@@ -36,7 +36,7 @@ export function judge(
   // PUTs go to S3 itself, not through the service: their codes and latency are the store's.
   const rpcs = calls.filter((c) => c.rpc !== "PUT");
   // An instance that dies under a call resets its HTTP/2 streams; connect-node then reports
-  // canceled (CANCEL) or internal (REFUSED_STREAM) on its own: counted apart, as the
+  // canceled (CANCEL), internal (REFUSED_STREAM) or aborted (ECONNRESET) on its own: counted apart, as the
   // service never answered those codes.
   const reset = (c: CallRecord) => c.code !== "ok" && inWindow(c) && RESET_MESSAGE.test(c.message ?? "");
   const resets = rpcs.filter(reset);

@@ -43,6 +43,7 @@ export function printReport(r: Report): void {
   line("calls reset by a dying instance (client side)", Object.values(verdict.streamResets).reduce((a, b) => a + b, 0), `reported ${JSON.stringify(verdict.streamResets)}`);
   line(`max call latency ms (bound ${verdict.latencyBoundMs})`, verdict.maxLatencyMs, `${enforced("latency")} ${verdict.maxLatencyCall}`);
   out.push(`rows by status: ${JSON.stringify(result.totals.rows)}; objects: ${result.totals.objects}`);
+  out.push(`objects left of rows by status: ${JSON.stringify(result.totals.deletedObjectsBy)}; tasks left: ${JSON.stringify(result.totals.tasks)}`);
   out.push(`codes by call: ${JSON.stringify(codes)}`);
   out.push(`confirm failures: ${JSON.stringify(Object.fromEntries(recorder.confirmFailures))}`);
   for (const rec of verdict.recoveries) {
