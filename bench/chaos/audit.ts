@@ -149,7 +149,8 @@ export async function audit(target: AuditTarget, client: ClientKnowledge, option
       [options.graceSeconds, cutoff],
     );
 
-    const deleted = new Set(client.deleted);
+    // A delete whose answer never came may have committed: only files no client asked to delete can be lost.
+    const deleted = new Set([...client.deleted, ...[...client.batches].filter((b) => b.kind === "delete").flatMap((b) => b.ids)]);
     const confirmed = [...new Set(client.confirmed)].filter((id) => !deleted.has(id));
     const confirmedStatus = await rowStatus(confirmed);
     const lost = confirmed.filter((id) => confirmedStatus.get(id) !== "uploaded" || !withOriginal.has(id));
