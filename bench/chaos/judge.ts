@@ -1,0 +1,98 @@
+// Turns a run into verdicts: wrong codes (outside the allowed set, or an error
+// outside every fault window), the longest call against the configured bound,
+// recovery time per fault, and which invariants failed among those enforced.
+import type { AuditResult } from "./audit.js";
+import type { FaultWindow } from "./faults.js";
+import type { CallRecord } from "./record.js";
+
+export const INVARIANTS = ["orphans", "unqueued", "expired", "deleted-objects", "lost", "temp-files", "partial-batches", "codes", "latency"] as const;
+export type Invariant = (typeof INVARIANTS)[number];
+
+/** What the current main holds; tighten with --enforce as the lifecycle lands (issue 11). */
+export const DEFAULT_ENFORCED: readonly Invariant[] = ["unqueued", "expired", "lost", "partial-batches", "codes"];
+
+const FAULT_CODES = new Set(["unavailable", "deadline_exceeded"]);
+const RESET_MESSAGE = /^(http\/2 stream closed with error code|Stream closed with error code)|ECONNRESET/;
+
+export interface Verdict {
+  wrongCodes: { count: number; examples: string[] };
+  /** Calls the client saw reset by a dying instance (in a fault window), by code. */
+  streamResets: Record<string, number>;
+  maxLatencyMs: number;
+  maxLatencyCall: string;
+  latencyBoundMs: number;
+  recoveries: Array<{ kind: string; instance?: string; heldMs: number; recoveryMs: number | null }>;
+  counts: Record<Invariant, number>;
+  failed: Invariant[];
+}
+
+export function judge(
+  calls: readonly CallRecord[],
+  windows: readonly FaultWindow[],
+  result: AuditResult,
+  spec: { latencyBoundMs: number; recoveryAllowanceMs: number; enforce: readonly Invariant[] },
+): Verdict {
+  const inWindow = (c: CallRecord) => windows.some((w) => c.endMs >= w.startMs && c.startMs <= w.endMs + spec.recoveryAllowanceMs);
+  // PUTs go to S3 itself, not through the service: their codes and latency are the store's.
+  const rpcs = calls.filter((c) => c.rpc !== "PUT");
+  // An instance that dies under a call resets its HTTP/2 streams; connect-node then reports
+  // canceled (CANCEL), internal (REFUSED_STREAM) or aborted (ECONNRESET) on its own: counted apart, as the
+  // service never answered those codes.
+  const reset = (c: CallRecord) => c.code !== "ok" && inWindow(c) && RESET_MESSAGE.test(c.message ?? "");
+  const resets = rpcs.filter(reset);
+  const wrong = rpcs.filter((c) => c.code !== "ok" && !(FAULT_CODES.has(c.code) && inWindow(c)) && !reset(c));
+  let slowest: CallRecord | undefined;
+  for (const c of rpcs) if (slowest === undefined || c.endMs - c.startMs > slowest.endMs - slowest.startMs) slowest = c;
+  const maxLatencyMs = slowest === undefined ? 0 : slowest.endMs - slowest.startMs;
+
+  const recoveries = windows.map((w) => {
+    const relevant = calls.filter((c) => {
+      if (c.code !== "ok" || c.startMs < w.endMs) return false;
+      if (w.instance !== undefined) return c.instance === w.instance;
+      if (w.kind.startsWith("s3")) return c.rpc === "PUT" || c.rpc === "UploadFileStream";
+      return c.rpc !== "PUT";
+    });
+    const first = relevant.reduce<number | null>((min, c) => (min === null || c.endMs < min ? c.endMs : min), null);
+    return { kind: w.kind, instance: w.instance, heldMs: w.endMs - w.startMs, recoveryMs: first === null ? null : first - w.endMs };
+  });
+
+  const counts: Record<Invariant, number> = {
+    orphans: result.orphans.count,
+    unqueued: result.unqueued.count,
+    expired: result.expired.count,
+    "deleted-objects": result.deletedObjects.count,
+    lost: result.lost.count,
+    "temp-files": result.tempFiles.count,
+    "partial-batches": result.partialBatches.count,
+    codes: wrong.length,
+    latency: maxLatencyMs > spec.latencyBoundMs ? 1 : 0,
+  };
+  return {
+    wrongCodes: { count: wrong.length, examples: oneOfEach(wrong).map((c) => `${c.rpc}@${c.instance}: ${c.code} ${c.message ?? ""}`.trim()) },
+    streamResets: resets.reduce<Record<string, number>>((by, c) => ((by[c.code] = (by[c.code] ?? 0) + 1), by), {}),
+    maxLatencyMs,
+    maxLatencyCall: slowest === undefined ? "" : `${slowest.rpc}@${slowest.instance} (${slowest.code})`,
+    latencyBoundMs: spec.latencyBoundMs,
+    recoveries,
+    counts,
+    failed: spec.enforce.filter((i) => counts[i] > 0),
+  };
+}
+
+/** The first call of each (rpc, code), up to 8: every kind of wrong answer shows. */
+function oneOfEach(calls: readonly CallRecord[]): CallRecord[] {
+  const seen = new Map<string, CallRecord>();
+  for (const c of calls) if (!seen.has(`${c.rpc} ${c.code}`)) seen.set(`${c.rpc} ${c.code}`, c);
+  return [...seen.values()].slice(0, 8);
+}
+
+/** "orphans,lost" → the invariants, or an error naming the unknown one. */
+export function parseEnforce(value: string): Invariant[] {
+  if (value === "all") return [...INVARIANTS];
+  if (value === "" || value === "none") return [];
+  return value.split(",").map((v) => {
+    const name = v.trim() as Invariant;
+    if (!INVARIANTS.includes(name)) throw new Error(`--enforce: unknown invariant "${v}" (known: ${INVARIANTS.join(", ")}, all, none)`);
+    return name;
+  });
+}
