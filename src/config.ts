@@ -83,7 +83,7 @@ const schema = z.object({
   // After its upload URL expires, how long a pending file waits before it expires (0: at once).
   UPLOAD_EXPIRY_GRACE_SECONDS: int(0, 30 * 86_400, 3_600),
   IDEMPOTENCY_WINDOW_SECONDS: int(1, 30 * 86_400, 86_400),
-  TASK_CONCURRENCY: int(0, 64, 4),
+  TASK_CONCURRENCY: int(0, 64, 8),
   TASK_POLL_MS: int(50, 60_000, 1_000),
   TASK_LEASE_MS: int(1_000, 3_600_000, 60_000),
   TASK_RETRY_BASE_MS: int(10, 600_000, 1_000),

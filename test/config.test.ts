@@ -41,7 +41,7 @@ describe("loadConfig", () => {
       idempotencyWindowSeconds: 86_400,
       uploadTmpDir: join(tmpdir(), "file-service-uploads"),
     });
-    expect(config.tasks).toEqual({ concurrency: 4, pollMs: 1000, leaseMs: 60_000, retryBaseMs: 1000, retryCapMs: 60_000 });
+    expect(config.tasks).toEqual({ concurrency: 8, pollMs: 1000, leaseMs: 60_000, retryBaseMs: 1000, retryCapMs: 60_000 });
     expect(config.images).toEqual({ webpQuality: 82, maxPixels: 50_000_000 });
     expect(config.processing.concurrency).toBe(1);
     expect(config.redisUrl).toBeUndefined();

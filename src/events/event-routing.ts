@@ -21,6 +21,7 @@ export function routeEvents(config: Config["events"], log: Logger): EventRouting
   const rabbit = config.rabbitmq && connectRabbit({ ...config.rabbitmq, log: log.child({ component: "events" }), feed });
   const local: EventSink = {
     name: "watchers",
+    inline: true,
     async deliver(event) {
       feed.publish(event);
     },

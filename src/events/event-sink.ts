@@ -14,4 +14,6 @@ export interface EventSink {
   deliver(event: FileEvent, signal?: AbortSignal): Promise<void>;
   /** Deliveries tried before an event is given up for this sink; unbounded when absent (the broker: events wait for it). */
   readonly maxAttempts?: number;
+  /** An in-process sink that cannot fail (this instance's watchers): handed events at publish time, no delivery task of its own. */
+  readonly inline?: boolean;
 }

@@ -2,7 +2,8 @@
 // enlarging a smaller source); "inside" fits within the box, never enlarged.
 import type { FilePurpose } from "../domain/file.js";
 
-export type VariantName = "thumb" | "medium" | "large";
+export const VARIANT_NAMES = ["thumb", "medium", "large"] as const;
+export type VariantName = (typeof VARIANT_NAMES)[number];
 
 export interface VariantSpec {
   readonly name: VariantName;

@@ -47,9 +47,12 @@ export function publishEvents(deps: { files: Pick<FileRepository, "findByIds">; 
       if (task.fileId === null || task.ownerId === null) throw new PermanentTaskError("a publish task names no file");
       const [record] = await deps.files.findByIds(task.ownerId, [task.fileId]);
       if (record === undefined) throw new PermanentTaskError(`file ${task.fileId} is gone`);
-      const event = encodeEvent(toFileEvent(EVENT_TYPE[type], record, eventId, new Date(occurredAt)));
+      const message = toFileEvent(EVENT_TYPE[type], record, eventId, new Date(occurredAt));
+      // In-process sinks take it now (they cannot fail); the others get a delivery task each.
+      for (const sink of deps.sinks) if (sink.inline) await sink.deliver(message);
+      const event = encodeEvent(message);
       const dueAt = new Date();
-      return deps.sinks.map(
+      return deps.sinks.filter((sink) => !sink.inline).map(
         (sink): NewTask => ({
           kind: "deliver",
           fileId: task.fileId,

@@ -41,6 +41,8 @@ export interface TaskWorkerOptions {
   now?: () => Date;
 }
 
+const END_ATTEMPTS = 3;
+
 export function createTaskWorker(options: TaskWorkerOptions): ClaimLoop {
   const { files, handlers, workerId, leaseMs, log } = options;
   const now = options.now ?? (() => new Date());
@@ -57,20 +59,37 @@ export function createTaskWorker(options: TaskWorkerOptions): ClaimLoop {
       if (!(e instanceof PermanentTaskError) && task.attempts < handler.maxAttempts(task)) {
         const delay = Math.min(options.retryBaseMs * 2 ** (task.attempts - 1), options.retryCapMs);
         tlog.warn({ err: e, retryInMs: delay }, "task failed, will retry");
-        await files.failTask(task.id, workerId, error, new Date(now().getTime() + delay));
+        await settle(() => files.failTask(task.id, workerId, error, new Date(now().getTime() + delay)));
         return;
       }
       tlog.error({ err: e }, "task failed for good; see npm run tasks -- --failed");
-      if (await files.failTask(task.id, workerId, error, null)) {
+      if (await settle(() => files.failTask(task.id, workerId, error, null))) {
         options.metrics?.tasksFailed.inc({ kind: task.kind });
         handler.onGiveUp?.(task, error);
       }
       return;
     }
-    if (!(await files.completeTask(task.id, workerId, followUps ?? []))) {
+    if (!(await settle(() => files.completeTask(task.id, workerId, followUps ?? [])))) {
       tlog.warn("task finished after its lease ran out; another worker runs it again");
     } else if (followUps && followUps.length > 0) {
       loop.notify();
+    }
+  }
+
+  /**
+   * Ends a task, trying again at once when the database refused (a deadlock
+   * victim, a dropped connection): otherwise the task would wait out its lease.
+   * Both ends check the claim, so a try whose answer was lost is harmless.
+   */
+  async function settle(end: () => Promise<boolean>): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await end();
+      } catch (err) {
+        if (attempt === END_ATTEMPTS) throw err;
+        log.warn({ err, attempt }, "could not end a task; trying again");
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
     }
   }
 

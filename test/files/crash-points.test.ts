@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FilePurpose } from "../../gen/file/v1/file_service_pb.js";
 import { startInProcess, type InProcess } from "../support/in-process.js";
 import { withFault } from "../support/faults.js";
-import { fileSpec, pngLikeBytes } from "../support/upload.js";
+import { fileSpec, md5Base64, pngLikeBytes } from "../support/upload.js";
 import { rpcError } from "../support/rpc.js";
 import { solid } from "../support/images.js";
 
@@ -68,10 +68,14 @@ describe("an upload through the service", () => {
     expect(row).toMatchObject({ status: "pending", objectKey: expect.stringMatching(/^files\//) });
     expect(await h.objects.head(row!.objectKey)).not.toBeNull(); // the bytes no row would know of, without the intent
 
+    // A variant it made but never recorded (a synchronous upload killed mid-processing).
+    const stray = `files/${row!.id}/thumb`;
+    await h.objects.put({ key: stray, body: bytes, contentType: "image/webp", contentLength: bytes.length, md5: md5Base64(bytes) });
     // Its window passes: expired, and the purge removes the bytes.
     const due = new Date(row!.uploadExpiresAt!.getTime() + 3_600_000);
     expect(await h.files.expireDue(due, 10)).toEqual([row!.id]);
     await h.runTasks(due);
     expect(await h.objects.head(row!.objectKey)).toBeNull();
+    expect(await h.objects.head(stray)).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
+  FileEventType,
   FileStatus,
   ProcessingStatus,
   ScanStatus,
@@ -100,11 +101,23 @@ describe("malware scanning", () => {
   it("scans UploadFileStream before it answers: an infected upload answers OK, quarantined", async () => {
     const owner = `scan-stream-${randomUUID()}`;
     const marked = pngWithText(await solid(64, 64, "png"), "Comment", EICAR);
+    // A watcher of the owner's files on the same instance (no broker here: an in-process bus).
+    const abort = new AbortController();
+    const watch = a.serviceClient().watchFiles({ ownerId: owner }, { signal: abort.signal })[Symbol.asyncIterator]();
+    await watch.next(); // the immediate heartbeat: the stream is open
     const res = await a.serviceClient().uploadFileStream(streamOf(owner, "m.png", marked));
     expect(res.file).toMatchObject({ status: FileStatus.QUARANTINED, scanStatus: ScanStatus.INFECTED, scanSignature: EICAR_SIGNATURE });
     const id = res.file!.id;
     await expect.poll(() => a.objects.head(`quarantine/${id}/original`), { timeout: 10_000 }).not.toBeNull();
     expect(await a.objects.head(`files/${id}/original`)).toBeNull();
+    for (;;) {
+      const { value } = await watch.next();
+      if (value?.kind.case !== "event") continue;
+      expect(value.kind.value).toMatchObject({ type: FileEventType.QUARANTINED, fileId: id });
+      expect(value.kind.value.file).toMatchObject({ status: FileStatus.QUARANTINED, scanSignature: EICAR_SIGNATURE });
+      break;
+    }
+    abort.abort();
   });
 
   it("while clamd is down files wait unscanned and unserved, the service stays ready; they pass when it returns", async () => {

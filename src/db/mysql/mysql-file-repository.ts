@@ -55,10 +55,13 @@ export function createMysqlFileRepository(
       updateFiles: async (values, where) => (await db.update(files).set(values).where(where))[0].affectedRows,
       insertUploadedRow: async (row, templates, at) => {
         try {
-          await db.transaction(async (tx) => {
-            await tx.insert(files).values(row as typeof files.$inferInsert);
-            await queueFor(tx, row.id as string, templates, at);
-          });
+          await db.transaction(
+            async (tx) => {
+              await tx.insert(files).values(row as typeof files.$inferInsert);
+              await queueFor(tx, row.id as string, templates, at);
+            },
+            { isolationLevel: "read committed" },
+          );
           return true;
         } catch (error) {
           if (isDedupConflict(error)) return false;

@@ -103,15 +103,20 @@ export function mysqlTaskQueue(db: Db, run: <T>(operation: () => Promise<T>) => 
         );
       }),
 
+    // READ COMMITTED, as every transaction on tasks: under REPEATABLE READ the
+    // DELETE's gap locks deadlock with concurrent inserts of other changes' tasks.
     completeTask: (id, workerId, followUps = []) =>
       run(async () =>
-        db.transaction(async (tx) => {
-          const [deleted] = await tx.delete(tasks).where(taskHeldBy(tasks, id, workerId));
-          if (deleted.affectedRows === 0) return false;
-          const now = new Date();
-          if (followUps.length > 0) await tx.insert(tasks).values(followUps.map((t) => taskRow(t, now)));
-          return true;
-        }),
+        db.transaction(
+          async (tx) => {
+            const [deleted] = await tx.delete(tasks).where(taskHeldBy(tasks, id, workerId));
+            if (deleted.affectedRows === 0) return false;
+            const now = new Date();
+            if (followUps.length > 0) await tx.insert(tasks).values(followUps.map((t) => taskRow(t, now)));
+            return true;
+          },
+          { isolationLevel: "read committed" },
+        ),
       ),
 
     failTask: (id, workerId, error, retryAt) =>
