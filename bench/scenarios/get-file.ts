@@ -17,13 +17,13 @@
 // (bench/lib/baseline-tree.ts): a before/after pair in one run.
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import mysql from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
 import { alternate, median, report, SMOKE, summarize, type Variant } from "../lib/measure.js";
 import { grpcLoad, type LoadResult, type LoadSpec } from "../lib/load.js";
 import { loadServiceEnv, printProfileWindow, startStack } from "../lib/stack.js";
 import { startBaselineService, type BaselineService } from "../lib/baseline-tree.js";
 import { cpuSeconds, startScript, type ScriptProcess } from "../peers/process.js";
+import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 
 const FILES = SMOKE ? 50 : 1000;
 const OWNER = "bench-owner";
@@ -142,25 +142,29 @@ try {
   await stack.stop();
 }
 
-/** Uploaded, processed files of one owner with three variants each, written straight to the database. */
+/**
+ * Uploaded, processed files of one owner with three variants each, written through the
+ * repository (not raw SQL), so the seed follows the schema as it changes.
+ */
 async function seed(url: string): Promise<string[]> {
-  const db = await mysql.createConnection({ uri: url, timezone: "Z" });
+  const repo = createMysqlFileRepository(url, { connectionLimit: 8 });
   try {
     const ids = Array.from({ length: FILES }, () => uuidv7());
     const now = new Date();
-    for (let i = 0; i < ids.length; i += 200) {
-      const chunk = ids.slice(i, i + 200);
-      await db.query(
-        "INSERT INTO files (id, owner_id, filename, content_type, size_bytes, md5, status, object_key, created_at, uploaded_at, purpose, sha256, width, height, blurhash, processing_status, processing_attempts) VALUES ?",
-        [chunk.map((id) => [id, OWNER, `photo-${id.slice(-6)}.jpg`, "image/jpeg", 123_456, "1B2M2Y8AsgTpgAmY7PhCfg==", "uploaded", `files/${id}/original`, now, now, "post_attachment", randomUUID().replace(/-/g, "").repeat(2), 1920, 1080, "LEHV6nWB2yk8pyo0adR*.7kCMdnj", "completed", 1])],
-      );
-      await db.query(
-        "INSERT INTO file_variants (file_id, name, width, height, content_type, size_bytes, object_key) VALUES ?",
-        [chunk.flatMap((id) => [["large", 1080], ["medium", 640], ["thumb", 320]].map(([name, w]) => [id, name, w, Math.round((Number(w) * 9) / 16), "image/webp", 12_345, `files/${id}/${name}`]))],
-      );
-    }
+    const claim = { workerId: "bench-seed", leaseMs: 60_000 };
+    const one = async (id: string) => {
+      const objectKey = `files/${id}/original`;
+      const sha256 = randomUUID().replace(/-/g, "").repeat(2);
+      const file = { id, ownerId: OWNER, filename: `photo-${id.slice(-6)}.jpg`, contentType: "image/jpeg", sizeBytes: 123_456, md5: "1B2M2Y8AsgTpgAmY7PhCfg==", objectKey, createdAt: now, purpose: "post_attachment" as const };
+      await repo.insertUploaded({ ...file, sha256, uploadedAt: now, processing: { webpQuality: null, claim } });
+      const variants = ([["large", 1080], ["medium", 640], ["thumb", 320]] as const).map(([name, width]) => ({ name, width, height: Math.round((width * 9) / 16), contentType: "image/webp", sizeBytes: 12_345, objectKey: `files/${id}/${name}` }));
+      if (!(await repo.completeProcessing(id, claim.workerId, { sha256, width: 1920, height: 1080, blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj", variants }))) {
+        throw new Error(`seed: file ${id} was not completed`);
+      }
+    };
+    for (let i = 0; i < ids.length; i += 16) await Promise.all(ids.slice(i, i + 16).map(one));
     return ids;
   } finally {
-    await db.end();
+    await repo.close();
   }
 }
