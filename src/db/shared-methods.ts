@@ -217,7 +217,14 @@ export function sharedMethods(
         ),
       ),
 
-    abandonIntent: (ownerId, id) => run(async () => d.deleteFiles(pendingAmong(files, ownerId, [id]))),
+    abandonIntent: (ownerId, id, objectsGone) =>
+      run(async () => {
+        const where = pendingAmong(files, ownerId, [id]);
+        if (objectsGone) return d.deleteFiles(where);
+        // Its bytes may be in the store: expired now, and purged when the store answers.
+        const at = new Date();
+        await d.changeFiles({ where, values: { status: "expired", expireDueAt: null }, templates: [{ kind: "purge" }], at });
+      }),
 
     findByContentHash: (ownerId, sha256) => run(async () => (await readRecords(holdingHash(files, ownerId, sha256)))[0]),
 

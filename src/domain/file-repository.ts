@@ -51,8 +51,12 @@ export interface FileRepository extends TaskQueue {
    * pending (it expired meanwhile).
    */
   fulfilIntent(record: NewUploadedFile): Promise<{ inserted: true } | { inserted: false; existing: FileRecord }>;
-  /** Removes the owner's `pending` intent row (its upload failed, or was a duplicate; no client knows its id). */
-  abandonIntent(ownerId: string, id: string): Promise<void>;
+  /**
+   * Ends the owner's `pending` intent row (its upload failed, or was a
+   * duplicate; no client knows its id): removed when its objects are surely
+   * gone, else expired with the purge of its objects queued.
+   */
+  abandonIntent(ownerId: string, id: string, objectsGone: boolean): Promise<void>;
   /** The owner's records among `ids`, in no particular order; unknown or foreign ids are absent. */
   findByIds(ownerId: string, ids: readonly string[]): Promise<FileRecord[]>;
   /** The owner's live file with this content hash, if any. */

@@ -74,7 +74,8 @@ interface EarlyPut {
   /** Ends the stream (the bytes were all accepted) and resolves with whether the object was stored. */
   finish(md5: string): Promise<boolean>;
   /** Aborts the PUT and removes whatever it may have stored. */
-  abort(reason: unknown): Promise<void>;
+  /** Stops the PUT and removes what it stored; true when nothing of it is left. */
+  abort(reason: unknown): Promise<boolean>;
 }
 
 function startEarlyPut(objects: ObjectStore, key: string, contentType: string, contentLength: number): EarlyPut {
@@ -115,10 +116,13 @@ function startEarlyPut(objects: ObjectStore, key: string, contentType: string, c
     },
     async abort(reason) {
       channel.fail(reason);
-      if (put === undefined) return;
+      if (put === undefined) return true;
       await put;
       // S3 may have completed the object just before the abort reached it.
-      await objects.delete([key]).catch(() => undefined);
+      return objects.delete([key]).then(
+        (failed) => failed.length === 0,
+        () => false,
+      );
     },
   };
 }
@@ -173,14 +177,21 @@ export async function storeDirectUpload(
     if (!earlier) throw e;
     return earlierUpload(earlier[0]!, call.key, upload, deps);
   }
-  const abandon = () => files.abandonIntent(upload.ownerId, id).catch(() => undefined); // else it expires
+  /**
+   * Removes what this upload stored, then ends its intent row: removed when the
+   * objects are surely gone, else expired with their purge queued. Should the
+   * database refuse too, the row expires in its time and the purge follows.
+   */
+  const discard = async (keys: readonly string[], gone = true) => {
+    if (keys.length > 0) gone = await objects.delete(keys).then((failed) => failed.length === 0, () => false);
+    await files.abandonIntent(upload.ownerId, id, gone).catch(() => undefined);
+  };
   const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
   let received;
   try {
     received = await receiveUpload(chunks, { maxBytes, limitDescription, declaredType: upload.contentType, declaredSize, tmpDir: deps.uploadTmpDir }, early?.sink);
   } catch (e) {
-    await early?.abort(e);
-    await abandon();
+    await discard([], (await early?.abort(e)) ?? true);
     throw e;
   }
   const stored: string[] = [];
@@ -194,9 +205,7 @@ export async function storeDirectUpload(
     const existing = await lookup;
     if (existing !== undefined) {
       // Stored before its hash was known: the same bytes already make a file.
-      if (stored.length > 0) await objects.delete(stored);
-      stored.length = 0;
-      await abandon();
+      await discard(stored.splice(0));
       return await whenProcessed(existing, upload, deps);
     }
 
@@ -251,9 +260,7 @@ export async function storeDirectUpload(
     });
     if (!insert.inserted) {
       // Someone uploaded the same bytes at the same moment and won.
-      await objects.delete(stored);
-      stored.length = 0;
-      await abandon();
+      await discard(stored.splice(0));
       return await whenProcessed(insert.existing, upload, deps);
     }
     stored.length = 0; // from here on the objects belong to the recorded file
@@ -265,8 +272,7 @@ export async function storeDirectUpload(
     const [record] = await files.findByIds(upload.ownerId, [id]);
     return record!;
   } catch (e) {
-    if (stored.length > 0) await objects.delete(stored).catch(() => {});
-    await abandon();
+    await discard(stored.splice(0));
     // The field the caller sent, in front of what is wrong with it.
     if (e instanceof ImageRejectedError) throw new ImageRejectedError(e.reason, `data: ${e.message}`, { cause: e });
     throw e;

@@ -144,15 +144,21 @@ export function describeOutbox(contract: FileRepositoryContract): void {
       const duplicate = await q.fulfilIntent(second);
       expect(duplicate).toMatchObject({ inserted: false, existing: { id: first.id } });
       expect((await q.findByIds(owner, [second.id]))[0]?.status).toBe("pending");
-      await q.abandonIntent(owner, second.id);
-      await q.abandonIntent(owner, first.id); // not pending: untouched
+      await q.abandonIntent(owner, second.id, true);
+      await q.abandonIntent(owner, first.id, true); // not pending: untouched
       expect((await q.findByIds(owner, [second.id, first.id])).map((r) => r.id)).toEqual([first.id]);
 
+      // Objects that may remain: expired at once, their purge queued.
+      const unsure = { ...newRecord(owner), uploadExpiresAt: t0, expireDueAt: plus(t0, 1000) };
+      await q.insertPending([unsure]);
+      await q.abandonIntent(owner, unsure.id, false);
+      expect((await q.findByIds(owner, [unsure.id]))[0]?.status).toBe("expired");
       expect(await q.expireDue(plus(t0, 1000), 10)).toEqual([late.id]);
       const error = await q.fulfilIntent(late).catch((e: unknown) => e);
       expect(error).toMatchObject({ reason: "failed_precondition" });
       const tasks = await claimAll("w");
       expect(summary(tasks).filter((t) => t.startsWith("publish:uploaded"))).toEqual([`publish:uploaded:${first.id}`]);
+      expect(summary(tasks).filter((t) => t.endsWith(unsure.id))).toEqual([`purge:-:${unsure.id}`]);
     });
 
     it("keeps each idempotency key's files by position: one insert per position, freed after its window", async () => {

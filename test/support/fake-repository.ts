@@ -259,13 +259,18 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         return write(n);
       }),
 
-    abandonIntent: (ownerId, id) =>
+    abandonIntent: (ownerId, id, objectsGone) =>
       call("abandonIntent", () => {
         const r = records.get(id);
-        if (r?.ownerId === ownerId && r.status === "pending") {
+        if (r?.ownerId !== ownerId || r.status !== "pending") return;
+        if (objectsGone) {
           records.delete(id);
           queue.delete(id);
+          return;
         }
+        r.status = "expired";
+        q(id).expireDueAt = null;
+        queueFor(tasks, r, [{ kind: "purge" }], new Date());
       }),
 
     findByIds: (ownerId, ids) =>
