@@ -1,7 +1,8 @@
 // The scan's gate as callers meet it, in process with a scanner that judges
 // by content: what GetDownloadURLs says per scan state (and with
-// SCAN_ALLOW_UNSCANNED), an infected UploadFile answering OK quarantined, its
-// bytes moved out of files/ and its quarantined event delivered.
+// SCAN_ALLOW_UNSCANNED), ProcessFile refusing an unscannable file, an
+// infected UploadFile answering OK quarantined, its bytes moved out of files/
+// and its quarantined event delivered.
 import { afterEach, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { FileEventType, FilePurpose, FileStatus, ScanStatus } from "../../gen/file/v1/file_service_pb.js";
@@ -98,6 +99,10 @@ describe("the scan gate", () => {
       await p.asService().processFile({ ownerId: "owner", fileId: id, options: { async: false } });
       const { file } = await p.asService().getFile({ ownerId: "owner", fileId: id });
       expect(file).toMatchObject({ scanStatus: ScanStatus.ERROR, scanError: expect.stringContaining("larger than the scanner takes") });
+      // Nor is anything made of it on request.
+      const again = await rpcError(p.asService().processFile({ ownerId: "owner", fileId: id, options: { async: false } }));
+      expect(again.code).toBe(Code.FailedPrecondition);
+      expect(again.rawMessage).toMatch(new RegExp(`^file ${id} could not be scanned for malware \\(.+\\): nothing is made of it$`));
       await expectServedOnlyIf(serveUnscanned, p, id, new RegExp(`^file ${id} could not be scanned for malware \\(the file \\(\\d+ bytes\\) is larger than the scanner takes \\(10 bytes\\)\\) and is not served$`));
       await p.close();
       h = undefined;
