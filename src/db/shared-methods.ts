@@ -280,7 +280,11 @@ export function sharedMethods(
     requestProcessing: (ownerId, ids, request, at) => updateAmong(queuedValues(request, at), uploadedAmong(files, ownerId, ids), ids),
 
     recordScan: (fileId, workerId, result) =>
-      run(async () => (await d.updateFiles(scanValues(result), claimHeldBy(files, fileId, workerId))) > 0),
+      run(async () => {
+        // Clean: the scan's claims (scanner outages) spent no processing attempts; this claim is the first.
+        const values = result.status === "clean" ? { ...scanValues(result), processingAttempts: 1 } : scanValues(result);
+        return (await d.updateFiles(values, claimHeldBy(files, fileId, workerId))) > 0;
+      }),
 
     quarantine: (fileId, workerId, result) =>
       run(

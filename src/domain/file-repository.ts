@@ -129,7 +129,11 @@ export interface FileRepository extends TaskQueue {
 
   // The malware scan, by the worker that holds the file's processing job.
 
-  /** Records a clean or failed scan of a job `workerId` holds. False when the claim was lost. */
+  /**
+   * Records a clean or failed scan of a job `workerId` holds; clean also counts
+   * the job's attempts from this one (waits for the scanner spend none). False
+   * when the claim was lost.
+   */
   recordScan(fileId: string, workerId: string, result: ScanResult & { status: "clean" | "error" }): Promise<boolean>;
   /**
    * The file `workerId` holds is infected: status quarantined with the

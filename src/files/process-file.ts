@@ -19,6 +19,13 @@ export async function processFile(
       record.status === "pending" ? `file ${fileId} is pending: confirm the upload first` : `file ${fileId} is ${record.status}`,
     );
   }
+  // Nothing is made of bytes the scanner could not judge (decoding is what scanning guards).
+  if (record.scanStatus === "error") {
+    throw new FileError(
+      "failed_precondition",
+      `file ${fileId} could not be scanned for malware (${record.scanError ?? "no reason given"}): nothing is made of it`,
+    );
+  }
   const { workerId, leaseMs } = deps.processing;
   const { webpQuality } = options;
   await files.requestProcessing(ownerId, [fileId], { webpQuality, claim: options.async ? undefined : { workerId, leaseMs } }, now());

@@ -39,7 +39,8 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 // A scanner outage is retried this often at most, and never runs out of attempts.
 const MAX_SCAN_BACKOFF_MS = 60_000;
 
-export async function runJob(job: ProcessingJob, workerId: string, deps: JobDeps): Promise<JobOutcome> {
+export async function runJob(claimed: ProcessingJob, workerId: string, deps: JobDeps): Promise<JobOutcome> {
+  let job = claimed;
   const now = deps.now ?? (() => new Date());
   const log = deps.log.child({ fileId: job.fileId, attempt: job.attempts });
   try {
@@ -50,6 +51,8 @@ export async function runJob(job: ProcessingJob, workerId: string, deps: JobDeps
     if (deps.scanner && job.scanStatus === "pending") {
       const scanned = await scan(original);
       if (scanned !== "clean") return scanned;
+      // The claims spent waiting for the scanner are not processing attempts (recordScan counts from 1).
+      job = { ...job, attempts: 1 };
     }
     const result = await makeVariants(
       { fileId: job.fileId, purpose: job.purpose, source: original, webpQuality: job.webpQuality },

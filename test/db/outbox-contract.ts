@@ -128,6 +128,22 @@ export function describeOutbox(contract: FileRepositoryContract): void {
       expect(summary((await claimAll("w")).filter((t) => t.fileId === b.id))).toEqual([`publish:quarantined:${b.id}`]);
     });
 
+    it("counts a job's attempts from its clean scan: the claims that waited for the scanner spend none", async () => {
+      const owner = newOwner();
+      const a = newRecord(owner);
+      await q.insertPending([a]);
+      await q.markUploaded(owner, [a.id], t0, { scan: true });
+      for (let i = 0; i < 3; i++) {
+        const [job] = await q.claimProcessing({ workerId: "p", leaseMs: lease, limit: 1, now: plus(t0, i) });
+        expect(job?.attempts).toBe(i + 1);
+        if (i < 2) await q.failProcessing(a.id, "p", "waiting for the malware scanner", plus(t0, i + 1));
+      }
+      expect(await q.recordScan(a.id, "p", { status: "clean", at: plus(t0, 3) })).toBe(true);
+      await q.failProcessing(a.id, "p", "the store failed", plus(t0, 4));
+      const [retried] = await q.claimProcessing({ workerId: "p", leaseMs: lease, limit: 1, now: plus(t0, 4) });
+      expect(retried).toMatchObject({ fileId: a.id, attempts: 2, scanStatus: "clean" });
+    });
+
     it("turns an upload's intent row into its file, or hands back the owner's file with the same bytes", async () => {
       const owner = newOwner();
       const first = newUploaded(owner, { uploadedAt: t0 });

@@ -167,6 +167,19 @@ describe("the malware scan step", () => {
     expect(await files.claimProcessing({ workerId: "w", leaseMs: 1000, limit: 1, now: new Date(t0.getTime() + 60_000) })).toHaveLength(1);
   });
 
+  it("counts processing attempts from the clean scan: claims spent waiting for the scanner do not use them up", async () => {
+    const bytes = await solid(64, 64, "png");
+    const job = { ...(await scanPendingJob(bytes)), attempts: 50 };
+    // The scan passes, then the store fails while the variants are written: a retry, not a failure for good.
+    const failingPut = { ...objects, put: () => Promise.reject(new DependencyUnavailableError("object store", new Error("ECONNRESET"))) } as typeof objects;
+    expect(await runJob(job, "w", deps({ scanner: scanner({ verdict: "clean" }), objects: failingPut }))).toBe("retry");
+    const [record] = await files.findByIds(job.ownerId, [job.fileId]);
+    expect(record).toMatchObject({ status: "uploaded", scanStatus: "clean", processingStatus: "pending" });
+    // Retried after the first backoff step, as attempt 2 (the repository counted from the scan).
+    const [again] = await files.claimProcessing({ workerId: "w", leaseMs: 1000, limit: 1, now: new Date(t0.getTime() + retry.retryBaseMs) });
+    expect(again).toMatchObject({ fileId: job.fileId, attempts: 2, scanStatus: "clean" });
+  });
+
   it("never passes a file the scanner cannot judge: scan error, processing failed with the reason", async () => {
     const bytes = await solid(64, 64, "png");
     const job = await scanPendingJob(bytes);

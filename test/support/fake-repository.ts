@@ -345,6 +345,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         const r = records.get(fileId);
         if (r === undefined || !heldBy(r, workerId)) return write(false);
         Object.assign(r, scanFields(result));
+        if (result.status === "clean") q(fileId).attempts = 1;
         return write(true);
       }),
 
