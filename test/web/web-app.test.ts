@@ -3,6 +3,8 @@
 // demo token, uploads two pictures (MD5 in the page, presigned PUT, confirm),
 // shows their thumbnails from the WatchFiles stream, deletes one, and names the
 // error a bad token gets. The page's screenshot is the README's docs/web-app.png.
+import { exec } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtemp, readFile, rm, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import sharp from "sharp";
 import { freePort, REPO_ROOT, startServiceProcess, type ServiceProcess } from "../support/service-process.js";
-// @ts-expect-error plain JS build script, no declarations
-import { buildWeb } from "../../web/build.mjs";
 
+const sh = promisify(exec);
 let dir: string;
 let service: ServiceProcess;
 let base: string;
@@ -21,7 +22,9 @@ let page: Page;
 let generated: string;
 
 beforeAll(async () => {
-  await buildWeb();
+  // What `npm start` runs first (prestart) builds the missing web app.
+  await rm(join(REPO_ROOT, "web/dist"), { recursive: true, force: true });
+  await sh("node scripts/ensure-deps.mjs", { cwd: REPO_ROOT, env: { ...process.env, FILE_SERVICE_SKIP_INSTALL: "1" } });
   dir = await mkdtemp(join(tmpdir(), "fs-web-"));
   for (const entry of ["node_modules", "package.json", "tsconfig.json", "src", "gen", "web", "examples"]) {
     await symlink(join(REPO_ROOT, entry), join(dir, entry));
@@ -37,7 +40,9 @@ beforeAll(async () => {
     env: { GRPC_PORT: String(grpcPort), HTTP_PORT: String(httpPort), SHUTDOWN_DRAIN_DELAY_MS: "0" },
   });
   await service.waitFor(/Try it:[\s\S]*Authorization: Bearer[^\n]*\n/, 60_000);
-  base = `http://127.0.0.1:${httpPort}`;
+  // The page is opened at the URL the banner prints, as a person would.
+  base = (await service.waitFor(/web app: +(http:\/\/\S+)\//))[1]!;
+  expect(base).toBe(`http://localhost:${httpPort}`);
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -79,7 +84,7 @@ describe("the web build, served at /", () => {
       body: "{}",
     });
     expect(rpc.status).toBe(401);
-    expect((await rpc.json()).code).toBe("unauthenticated");
+    expect(((await rpc.json()) as { code: string }).code).toBe("unauthenticated");
   });
 });
 
@@ -91,9 +96,9 @@ describe("the photo app in Chromium", () => {
     const thumbs = page.locator(".card img.thumb");
     await expect.poll(() => thumbs.count(), { timeout: 60_000 }).toBe(2);
     await expect
-      .poll(() => thumbs.evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth)), { timeout: 20_000 })
+      .poll(() => thumbs.evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth)), { timeout: 20_000 })
       .toEqual([expect.any(Number), expect.any(Number)]);
-    const widths = await thumbs.evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+    const widths = await thumbs.evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
     expect(widths.every((w) => w > 0)).toBe(true);
     // The blurhash placeholders were painted under the thumbnails.
     expect(await page.locator(".card canvas").count()).toBe(2);
@@ -104,7 +109,7 @@ describe("the photo app in Chromium", () => {
   it("opens the original through a download URL", async () => {
     const [popup] = await Promise.all([page.waitForEvent("popup"), page.locator(".card").first().getByText("Open").click()]);
     await popup.waitForLoadState();
-    const width = await popup.evaluate(() => document.querySelector("img")?.naturalWidth ?? 0);
+    const width = await popup.evaluate<number>('document.querySelector("img")?.naturalWidth ?? 0');
     expect(width).toBeGreaterThan(0);
     await popup.close();
   });
