@@ -85,6 +85,14 @@ describe("the web build, served at /", () => {
     });
     expect(rpc.status).toBe(401);
     expect(((await rpc.json()) as { code: string }).code).toBe("unauthenticated");
+    // CORS for RPCs is as before: the dev origins' preflight is answered for Connect with a token.
+    const preflight = await fetch(`${base}/file.v1.FileService/ListFiles`, {
+      method: "OPTIONS",
+      headers: { Origin: "http://localhost:5173", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
   });
 });
 
@@ -100,6 +108,8 @@ describe("the photo app in Chromium", () => {
       .toEqual([expect.any(Number), expect.any(Number)]);
     const widths = await thumbs.evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
     expect(widths.every((w) => w > 0)).toBe(true);
+    // Each card's progress bar reached the whole file.
+    expect(await page.locator(".card").evaluateAll((cards) => cards.map((c) => (c as unknown as { dataset: Record<string, string> }).dataset.progress))).toEqual(["100", "100"]);
     // The blurhash placeholders were painted under the thumbnails.
     expect(await page.locator(".card canvas").count()).toBe(2);
     expect(await page.locator(".error").count()).toBe(0);
