@@ -2,6 +2,7 @@
 // listeners. listen() binds; close() drains and releases everything.
 import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { FileService, file_file_v1_file_service } from "../gen/file/v1/file_service_pb.js";
 import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
@@ -21,6 +22,7 @@ import { createServiceGate, createUserGate } from "./auth/request-gate.js";
 import { createInternalListener, createPublicListener, type Listener } from "./transport/listeners.js";
 import { opsRoutes } from "./transport/ops-routes.js";
 import { resolveJwt, resolveTls } from "./dev/bootstrap.js";
+import { webRoutes } from "./transport/web-routes.js";
 import { largestSizeLimit } from "./files/purposes.js";
 import { createProcessingWorker, newWorkerId } from "./processing/worker.js";
 import { createRedisFileCache, type FileCache } from "./cache/file-cache.js";
@@ -180,6 +182,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     plugins: [
       opsRoutes({ monitor, renderMetrics: () => metrics.render(), metricsToken: config.metricsToken }),
       ...(backends.objectRoutes ? [backends.objectRoutes] : []),
+      webRoutes({ dir: resolve("web/dist"), devTokenFile: jwt.devTokenFile }),
     ],
     log,
     shutdownTimeoutMs: config.shutdownTimeoutMs,

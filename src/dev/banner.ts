@@ -2,6 +2,7 @@
 // that work as printed with the dev credentials of the embedded mode.
 import { isAbsolute, relative } from "node:path";
 import type { Config } from "../config.js";
+import { DEV_USER } from "./bootstrap.js";
 
 export interface BannerInput {
   config: Config;
@@ -22,6 +23,7 @@ export function startupBanner({ config, embedded, grpcPort, httpPort, dev }: Ban
     `  data:      ${shown(config.dataDir)}`,
     `  internal:  ${grpcUrl}  (gRPC with mutual TLS, for services)`,
     `  public:    ${httpUrl}  (Connect/JSON and gRPC-Web with a JWT, for browsers; /healthz /readyz /metrics)`,
+    `  web app:   ${httpUrl}/  (the photo app: open it in a browser${dev.tokenFile !== undefined ? `; signed in as ${DEV_USER}` : ", paste a token"})`,
     `  CORS:      ${config.corsOrigins.length > 0 ? config.corsOrigins.join(", ") : "no browser origin allowed (set CORS_ORIGINS)"}`,
   ];
   if (dev.client !== undefined || dev.tokenFile !== undefined) lines.push("", "Try it:");

@@ -49,7 +49,7 @@ function background(command: string, env: Record<string, string>) {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "fs-real-backends-"));
-  for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "node_modules", "src", "gen", "scripts", "migrations", "proto", "examples", ".env.example"]) {
+  for (const entry of ["package.json", "package-lock.json", "tsconfig.json", "node_modules", "src", "gen", "scripts", "migrations", "proto", "examples", "web", ".env.example"]) {
     await symlink(join(REPO_ROOT, entry), join(dir, entry));
   }
   [s3Port, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];

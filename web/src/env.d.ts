@@ -1,0 +1,2 @@
+// esbuild bundles the stylesheet the app imports into assets/app.css.
+declare module "*.css";
