@@ -28,6 +28,8 @@ const stack = await startStack({
   TASK_RETRY_CAP_MS: "1000",
 });
 const admin = await connect(RABBITMQ_URL);
+// A broker-side close (a cut in a neighbouring test) must not surface as an unhandled error.
+admin.on("error", () => undefined);
 const channel = await admin.createChannel();
 await channel.assertExchange(exchange, "topic", { durable: true });
 const { queue } = await channel.assertQueue("", { exclusive: true });

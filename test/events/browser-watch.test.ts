@@ -56,6 +56,8 @@ afterAll(async () => {
   await browser?.close();
   await Promise.all([watched?.stop(), worker?.stop()]);
   const admin = await connect(RABBITMQ_URL);
+  // A broker-side close (a cut in a neighbouring test) must not surface as an unhandled error.
+  admin.on("error", () => undefined);
   await (await admin.createChannel()).deleteExchange(exchange).catch(() => undefined);
   await admin.close();
   await new Promise((r) => page?.close(r));

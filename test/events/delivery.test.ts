@@ -36,6 +36,8 @@ beforeAll(async () => {
   backends = await startBackends();
   broker = await startTcpProxy(5672);
   admin = await connect(RABBITMQ_URL);
+  // A broker-side close (a cut in a neighbouring test) must not surface as an unhandled error.
+  admin.on("error", () => undefined);
   const channel = await admin.createChannel();
   await channel.assertExchange(exchange, "topic", { durable: true });
   const { queue } = await channel.assertQueue("", { exclusive: true });
