@@ -12,7 +12,7 @@ interface Stored extends ScenarioResult {
 }
 
 /** The scenario order, by the names the scenario scripts carry. */
-export const SCENARIO_ORDER = ["presign", "generate-upload-urls", "get-file", "jwt-cost", "upload-stream", "variants", "scale-out", "footprint", "scan"];
+export const SCENARIO_ORDER = ["presign", "generate-upload-urls", "get-file", "jwt-cost", "upload-stream", "variants", "scale-out", "footprint", "scan", "event-lag"];
 
 const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
 
