@@ -20,7 +20,8 @@ import { earlierCall } from "./idempotency.js";
 import { makeVariants, type ImageSettings } from "../processing/make-variants.js";
 import { inspectImage } from "../media/inspect-image.js";
 import { newFileId } from "./file-ids.js";
-import { objectKeyFor } from "../storage/object-keys.js";
+import { objectKeyFor, variantKeyFor } from "../storage/object-keys.js";
+import { VARIANT_NAMES } from "../media/variant-specs.js";
 import { ChunkChannel, receiveUpload, type IntakeSink } from "./upload-intake.js";
 import { describePurpose, sizeLimitFor, type SizeLimits } from "./purposes.js";
 
@@ -182,8 +183,10 @@ export async function storeDirectUpload(
    * objects are surely gone, else expired with their purge queued. Should the
    * database refuse too, the row expires in its time and the purge follows.
    */
-  const discard = async (keys: readonly string[], gone = true) => {
-    if (keys.length > 0) gone = await objects.delete(keys).then((failed) => failed.length === 0, () => false);
+  const discard = async (keys: readonly string[], gone = true, midway = false) => {
+    // Midway (a failure while making variants): some may be stored, unlisted.
+    const all = midway ? [...new Set([...keys, ...VARIANT_NAMES.map((name) => variantKeyFor(id, name))])] : keys;
+    if (all.length > 0) gone = await objects.delete(all).then((failed) => failed.length === 0, () => false);
     await files.abandonIntent(upload.ownerId, id, gone).catch(() => undefined);
   };
   const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
@@ -272,7 +275,7 @@ export async function storeDirectUpload(
     const [record] = await files.findByIds(upload.ownerId, [id]);
     return record!;
   } catch (e) {
-    await discard(stored.splice(0));
+    await discard(stored.splice(0), true, true);
     // The field the caller sent, in front of what is wrong with it.
     if (e instanceof ImageRejectedError) throw new ImageRejectedError(e.reason, `data: ${e.message}`, { cause: e });
     throw e;
