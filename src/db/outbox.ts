@@ -4,7 +4,9 @@
 // The dialects differ only in a few spellings (DialectSql) and in how they run
 // a transaction (mysql-outbox.ts, sqlite-outbox.ts).
 import { and, asc, eq, inArray, lt, lte, ne, or, sql, type AnyColumn, type SQL } from "drizzle-orm";
+import { count, min } from "drizzle-orm";
 import type { EventType, NewTask, Task, TaskKind, TaskStats, TaskStatus } from "../domain/task.js";
+import type { TaskQueue } from "../domain/task-queue.js";
 import type { FileColumns } from "./file-conditions.js";
 
 export interface TaskColumns {
@@ -176,5 +178,54 @@ export function toTask(row: Record<string, unknown>): Task {
     attempts: Number(row.attempts),
     lastError: (row.lastError as string | null) ?? null,
     createdAt: row.createdAt as Date,
+  };
+}
+
+// Events not yet delivered to every sink: what the outbox lag measures.
+const EVENT_KINDS: TaskKind[] = ["publish", "deliver"];
+
+/**
+ * drizzle's builders as both dialects have them: the chains are the same,
+ * their types are not, so they are typed loosely here; the repository contract
+ * suite checks each dialect's use.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Builders = { select: (...args: any[]) => any; insert: (...args: any[]) => any; update: (...args: any[]) => any };
+
+/**
+ * The task queue's statements that read the same on either dialect; `changed`
+ * reads an UPDATE's row count from the dialect's result. Claims and completions
+ * are each dialect's own (mysql-outbox.ts, sqlite-outbox.ts).
+ */
+export function commonTaskMethods(
+  db: Builders,
+  tasks: TaskColumns & object,
+  run: <T>(operation: () => Promise<T>) => Promise<T>,
+  changed: (result: unknown) => number,
+): Pick<TaskQueue, "failTask" | "enqueueTasks" | "listTasks" | "requeueTasks" | "taskStats"> {
+  return {
+    failTask: (id, workerId, error, retryAt) =>
+      run(async () => changed(await db.update(tasks).set(failedTaskValues(error, retryAt)).where(taskHeldBy(tasks, id, workerId))) > 0),
+
+    enqueueTasks: (list) =>
+      run(async () => {
+        if (list.length > 0) await db.insert(tasks).values(list.map((t) => taskRow(t, new Date())));
+      }),
+
+    listTasks: ({ status, limit }) =>
+      run(async () => ((await db.select().from(tasks).where(eq(tasks.status, status)).orderBy(asc(tasks.id)).limit(limit)) as Array<Record<string, unknown>>).map(toTask)),
+
+    requeueTasks: (ids, now) =>
+      run(async () =>
+        ids.length === 0 ? 0 : changed(await db.update(tasks).set(requeuedValues(now)).where(and(inArray(tasks.id, [...ids]), eq(tasks.status, "failed")))),
+      ),
+
+    taskStats: (now) =>
+      run(async () => {
+        const counts = await db.select({ kind: tasks.kind, status: tasks.status, count: count() }).from(tasks).groupBy(tasks.kind, tasks.status);
+        const [due] = await db.select({ at: min(tasks.dueAt) }).from(tasks).where(and(eq(tasks.status, "queued"), lte(tasks.dueAt, now)));
+        const [event] = await db.select({ at: min(tasks.createdAt) }).from(tasks).where(and(inArray(tasks.kind, EVENT_KINDS), eq(tasks.status, "queued")));
+        return toTaskStats(counts, due?.at, event?.at, now);
+      }),
   };
 }

@@ -2,7 +2,7 @@
 // statements each dialect gives (its query builders and result shapes differ,
 // the rules do not: they are in file-conditions.ts). The repository contract
 // suite runs both.
-import { and, asc, desc, eq, inArray, isNull, lt, lte, type AnyColumn, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNull, lt, lte, type AnyColumn, type SQL } from "drizzle-orm";
 import type { FileRecord, FileStatus, NewUploadedFile, VariantRecord } from "../domain/file.js";
 import type { FileRepository } from "../domain/file-repository.js";
 import {
@@ -72,6 +72,28 @@ export interface DialectStatements {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type SelectBuilder = { select: (...args: any[]) => any };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type DeleteBuilder = { delete: (...args: any[]) => any };
+
+/** The statements written the same on either dialect (only the result shapes of writes differ). */
+export function commonStatements(
+  db: SelectBuilder & DeleteBuilder,
+  files: { id: AnyColumn; status: AnyColumn; idempotencySeq: AnyColumn; idempotencyFingerprint: AnyColumn; createdAt: AnyColumn },
+  table: unknown,
+): Pick<DialectStatements, "deleteFiles" | "selectIdempotency" | "countStatuses"> {
+  return {
+    deleteFiles: async (where) => {
+      await db.delete(table).where(where);
+    },
+    selectIdempotency: (where) =>
+      db
+        .select({ id: files.id, seq: files.idempotencySeq, fingerprint: files.idempotencyFingerprint, createdAt: files.createdAt })
+        .from(table)
+        .where(where)
+        .orderBy(asc(files.idempotencySeq)),
+    countStatuses: () => db.select({ status: files.status, count: count() }).from(table).groupBy(files.status),
+  };
+}
 
 /** The two reads behind readRecords, the same statements on either dialect. */
 export function recordReads(
@@ -105,6 +127,7 @@ type SharedMethods = Pick<
   | "abandonIntent"
   | "findByIdempotencyKey"
   | "releaseIdempotencyKey"
+  | "storedObjects"
   | "failProcessing"
   | "expireDue"
 >;
@@ -197,6 +220,12 @@ export function sharedMethods(
           if (existing) return { inserted: false as const, existing };
           if (round === INSERT_UPLOADED_ROUNDS) throw new Error(`fulfilIntent: the file holding ${file.sha256} kept disappearing`);
         }
+      }),
+
+    storedObjects: (fileId) =>
+      run(async () => {
+        const [record] = await readRecords(eq(files.id, fileId));
+        return record && { status: record.status, keys: [record.objectKey, ...record.variants.map((v) => v.objectKey)] };
       }),
 
     findByIdempotencyKey: (ownerId, key) =>

@@ -2,7 +2,7 @@
 // the calls on every request (insertPending, findByIds) as plain SQL written
 // once, since building a drizzle query costs more client CPU than the database
 // call it makes.
-import { asc, count, eq, inArray } from "drizzle-orm";
+import { asc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/mysql2";
 import mysql from "mysql2/promise";
 import { classifyDatabaseError, findInCauseChain, runClassified } from "../driver-errors.js";
@@ -11,7 +11,7 @@ import type { FileRepository } from "../../domain/file-repository.js";
 import { IdempotencyConflictError } from "../../domain/errors.js";
 import { claimedValues, claimHeldBy, completedValues, leaseExpired, pendingDue, variantRows } from "../file-conditions.js";
 import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
-import { idempotencyColumns, recordReads, sharedMethods } from "../shared-methods.js";
+import { idempotencyColumns, commonStatements, recordReads, sharedMethods } from "../shared-methods.js";
 import { changeFiles, mysqlTaskQueue, queueFor } from "./mysql-outbox.js";
 
 export interface MysqlFileRepositoryOptions {
@@ -70,16 +70,7 @@ export function createMysqlFileRepository(
       },
       changeFiles: (change) => changeFiles(db, change),
       isDedupConflict,
-      deleteFiles: async (where) => {
-        await db.delete(files).where(where);
-      },
-      selectIdempotency: (where) =>
-        db
-          .select({ id: files.id, seq: files.idempotencySeq, fingerprint: files.idempotencyFingerprint, createdAt: files.createdAt })
-          .from(files)
-          .where(where)
-          .orderBy(asc(files.idempotencySeq)),
-      countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
+      ...commonStatements(db, files, files),
     },
     files,
     run,
@@ -106,14 +97,6 @@ export function createMysqlFileRepository(
   return {
     ...shared,
     ...mysqlTaskQueue(db, run),
-
-    storedObjects: (fileId) =>
-      run(async () => {
-        const [file] = await db.select({ status: files.status, objectKey: files.objectKey }).from(files).where(eq(files.id, fileId));
-        if (file === undefined) return undefined;
-        const variants = await db.select({ objectKey: fileVariants.objectKey }).from(fileVariants).where(eq(fileVariants.fileId, fileId));
-        return { status: file.status, keys: [file.objectKey, ...variants.map((v) => v.objectKey)] };
-      }),
 
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {

@@ -1,31 +1,27 @@
 // The outbox on MySQL/MariaDB: state changes with their tasks in one
 // transaction, and the task queue (claims with SELECT … FOR UPDATE SKIP LOCKED,
 // as claimProcessing does). Rules and SQL pieces are shared (../outbox.ts).
-import { and, asc, count, eq, inArray, min, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/mysql-core";
 import type { MySql2Database } from "drizzle-orm/mysql2";
 import type { TaskQueue } from "../../domain/task-queue.js";
-import type { TaskKind } from "../../domain/task.js";
 import {
   claimedTaskValues,
   claimOrder,
-  failedTaskValues,
+  commonTaskMethods,
+  type DialectSql,
+  type FileChange,
   leaseLapsed,
   queuedDue,
-  requeuedValues,
   taskFromFileRow,
   taskHeldBy,
   taskRow,
-  toTask,
-  toTaskStats,
-  type DialectSql,
-  type FileChange,
   type TaskTemplate,
+  toTask,
 } from "../outbox.js";
 import { files, tasks } from "./schema.js";
 
 const earlier = alias(tasks, "earlier");
-const EVENT_KINDS: TaskKind[] = ["publish", "deliver"];
 
 export const mysqlSql: DialectSql = {
   time: (at) => at,
@@ -119,33 +115,6 @@ export function mysqlTaskQueue(db: Db, run: <T>(operation: () => Promise<T>) => 
         ),
       ),
 
-    failTask: (id, workerId, error, retryAt) =>
-      run(async () => (await db.update(tasks).set(failedTaskValues(error, retryAt)).where(taskHeldBy(tasks, id, workerId)))[0].affectedRows > 0),
-
-    enqueueTasks: (list) =>
-      run(async () => {
-        if (list.length > 0) await db.insert(tasks).values(list.map((t) => taskRow(t, new Date())));
-      }),
-
-    listTasks: ({ status, limit }) =>
-      run(async () => (await db.select().from(tasks).where(eq(tasks.status, status)).orderBy(asc(tasks.id)).limit(limit)).map(toTask)),
-
-    requeueTasks: (ids, now) =>
-      run(async () =>
-        ids.length === 0
-          ? 0
-          : (await db.update(tasks).set(requeuedValues(now)).where(and(inArray(tasks.id, [...ids]), eq(tasks.status, "failed"))))[0].affectedRows,
-      ),
-
-    taskStats: (now) =>
-      run(async () => {
-        const counts = await db.select({ kind: tasks.kind, status: tasks.status, count: count() }).from(tasks).groupBy(tasks.kind, tasks.status);
-        const [due] = await db.select({ at: min(tasks.dueAt) }).from(tasks).where(and(eq(tasks.status, "queued"), sql`${tasks.dueAt} <= ${now}`));
-        const [event] = await db
-          .select({ at: min(tasks.createdAt) })
-          .from(tasks)
-          .where(and(inArray(tasks.kind, EVENT_KINDS), eq(tasks.status, "queued")));
-        return toTaskStats(counts, due?.at, event?.at, now);
-      }),
+    ...commonTaskMethods(db, tasks, run, (r) => (r as [{ affectedRows: number }])[0].affectedRows),
   };
 }

@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
-import { and, asc, count, eq, exists, inArray, ne, sql } from "drizzle-orm";
+import { and, asc, eq, exists, inArray, ne, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql";
 import { migrate } from "drizzle-orm/libsql/migrator";
 import { alias } from "drizzle-orm/sqlite-core";
@@ -31,7 +31,7 @@ import {
   variantRows,
 } from "../file-conditions.js";
 import { fileRecordColumns, files, fileVariants, processingJobColumns } from "./schema.js";
-import { recordReads, sharedMethods } from "../shared-methods.js";
+import { commonStatements, recordReads, sharedMethods } from "../shared-methods.js";
 import { batchWriter, changeFiles, queueForStatements, sqliteTaskQueue } from "./sqlite-outbox.js";
 import { migrationsFolder } from "../migrations-folder.js";
 
@@ -89,16 +89,7 @@ export async function createSqliteFileRepository(
       changeFiles: (change) => changeFiles(db, writer, change),
       isDedupConflict: (error) =>
         findInCauseChain(error, (e) => typeof e.message === "string" && e.message.includes("UNIQUE constraint failed: files.owner_id, files.dedup_sha256")) !== undefined,
-      deleteFiles: async (where) => {
-        await db.delete(files).where(where);
-      },
-      selectIdempotency: (where) =>
-        db
-          .select({ id: files.id, seq: files.idempotencySeq, fingerprint: files.idempotencyFingerprint, createdAt: files.createdAt })
-          .from(files)
-          .where(where)
-          .orderBy(asc(files.idempotencySeq)),
-      countStatuses: () => db.select({ status: files.status, count: count() }).from(files).groupBy(files.status),
+      ...commonStatements(db, files, files),
     },
     files,
     run,
@@ -108,14 +99,6 @@ export async function createSqliteFileRepository(
   return {
     ...shared,
     ...sqliteTaskQueue(db, writer, run),
-
-    storedObjects: (fileId) =>
-      run(async () => {
-        const [file] = await db.select({ status: files.status, objectKey: files.objectKey }).from(files).where(eq(files.id, fileId));
-        if (file === undefined) return undefined;
-        const variants = await db.select({ objectKey: fileVariants.objectKey }).from(fileVariants).where(eq(fileVariants.fileId, fileId));
-        return { status: file.status, keys: [file.objectKey, ...variants.map((v) => v.objectKey)] };
-      }),
 
     insertPending: (records: readonly NewFileRecord[]) =>
       run(async () => {

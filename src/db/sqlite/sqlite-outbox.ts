@@ -2,32 +2,27 @@
 // write transaction, no await inside it, as the rest of this repository), and
 // the task queue (a claim is one UPDATE … RETURNING). Rules and SQL pieces are
 // shared (../outbox.ts).
-import { and, asc, count, eq, inArray, lte, min, sql, type SQL } from "drizzle-orm";
+import { and, inArray, sql, type SQL } from "drizzle-orm";
 import type { Client, InArgs, ResultSet } from "@libsql/client";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { TaskQueue } from "../../domain/task-queue.js";
-import type { TaskKind } from "../../domain/task.js";
 import {
   claimable,
   claimedTaskValues,
   claimOrder,
-  failedTaskValues,
-  requeuedValues,
-  taskFromFileRow,
-  taskHeldBy,
-  taskRow,
-  taskValues,
-  toTask,
-  toTaskStats,
+  commonTaskMethods,
   type DialectSql,
   type FileChange,
+  taskFromFileRow,
+  taskHeldBy,
   type TaskTemplate,
+  taskValues,
+  toTask,
 } from "../outbox.js";
 import { files, tasks } from "./schema.js";
 
 const earlier = alias(tasks, "earlier");
-const EVENT_KINDS: TaskKind[] = ["publish", "deliver"];
 
 export const sqliteSql: DialectSql = {
   time: (at) => at.getTime(),
@@ -133,33 +128,6 @@ export function sqliteTaskQueue(db: Db, writer: BatchWriter, run: <T>(operation:
         return results.at(-1)!.rowsAffected > 0;
       }),
 
-    failTask: (id, workerId, error, retryAt) =>
-      run(async () => (await db.update(tasks).set(failedTaskValues(error, retryAt)).where(taskHeldBy(tasks, id, workerId))).rowsAffected > 0),
-
-    enqueueTasks: (list) =>
-      run(async () => {
-        if (list.length > 0) await db.insert(tasks).values(list.map((t) => taskRow(t, new Date())));
-      }),
-
-    listTasks: ({ status, limit }) =>
-      run(async () => (await db.select().from(tasks).where(eq(tasks.status, status)).orderBy(asc(tasks.id)).limit(limit)).map(toTask)),
-
-    requeueTasks: (ids, now) =>
-      run(async () =>
-        ids.length === 0
-          ? 0
-          : (await db.update(tasks).set(requeuedValues(now)).where(and(inArray(tasks.id, [...ids]), eq(tasks.status, "failed")))).rowsAffected,
-      ),
-
-    taskStats: (now) =>
-      run(async () => {
-        const counts = await db.select({ kind: tasks.kind, status: tasks.status, count: count() }).from(tasks).groupBy(tasks.kind, tasks.status);
-        const [due] = await db.select({ at: min(tasks.dueAt) }).from(tasks).where(and(eq(tasks.status, "queued"), lte(tasks.dueAt, now)));
-        const [event] = await db
-          .select({ at: min(tasks.createdAt) })
-          .from(tasks)
-          .where(and(inArray(tasks.kind, EVENT_KINDS), eq(tasks.status, "queued")));
-        return toTaskStats(counts as never, due?.at, event?.at, now);
-      }),
+    ...commonTaskMethods(db, tasks, run, (r) => (r as { rowsAffected: number }).rowsAffected),
   };
 }
