@@ -81,6 +81,9 @@ const WRITES: { [K in Exclude<keyof FileRepository, "ping" | "close">]: Invalida
   quarantine: ([fileId]) => [fileId],
   expireDue: (_args, ids) => ids ?? [],
   storedObjects: "read",
+  statusesOf: "read",
+  pageByStatus: "read",
+  markMissing: (_args, ids) => ids ?? [],
   // The task queue holds no cached records.
   claimTasks: "read",
   completeTask: "read",

@@ -130,6 +130,9 @@ type SharedMethods = Pick<
   | "storedObjects"
   | "failProcessing"
   | "expireDue"
+  | "statusesOf"
+  | "pageByStatus"
+  | "markMissing"
 >;
 
 // How often insertUploaded tries again when the file it collided with was
@@ -305,6 +308,28 @@ export function sharedMethods(
       run(async () => (query.statuses.length === 0 || query.limit < 1 ? [] : readRecords(listedBy(files, query), query.limit))),
 
     countByStatus: () => run(async () => countsByStatus(await d.countStatuses())),
+
+    statusesOf: (ids) =>
+      run(async () => {
+        if (ids.length === 0) return new Map<string, FileStatus>();
+        const rows = await d.selectRecords(inArray(files.id, [...new Set(ids)]));
+        return new Map(rows.map((r) => [r.id, r.status]));
+      }),
+
+    pageByStatus: ({ status, beforeId, limit }) =>
+      run(async () => (limit < 1 ? [] : readRecords(and(eq(files.status, status), beforeId === undefined ? undefined : lt(files.id, beforeId)), limit))),
+
+    markMissing: (ids, at) =>
+      run(async () =>
+        ids.length === 0
+          ? []
+          : d.changeFiles({
+              where: and(inArray(files.id, [...new Set(ids)]), eq(files.status, "uploaded")),
+              values: { status: "missing", ...deletedValues(files) },
+              templates: [{ kind: "publish", type: "missing" }],
+              at,
+            }),
+      ),
 
     requestProcessing: (ownerId, ids, request, at) => updateAmong(queuedValues(request, at), uploadedAmong(files, ownerId, ids), ids),
 

@@ -94,6 +94,19 @@ export interface FileRepository extends TaskQueue {
   storedObjects(fileId: string): Promise<{ status: FileStatus; keys: string[] } | undefined>;
   /** The owner's records with the given statuses, newest (highest id) first. */
   list(query: ListFilesQuery): Promise<FileRecord[]>;
+  // Reconciliation (npm run reconcile): reads across owners, for what no task
+  // can know about (objects written by hand, a bucket restored from backup).
+
+  /** The status of each of these files, whoever owns them; unknown ids are absent. */
+  statusesOf(ids: readonly string[]): Promise<Map<string, FileStatus>>;
+  /** One keyset page of every owner's files in `status`, newest (highest id) first, below `beforeId`. */
+  pageByStatus(query: { status: FileStatus; beforeId?: string; limit: number }): Promise<FileRecord[]>;
+  /**
+   * Marks the uploaded files among `ids` missing (their bytes are gone from the
+   * store): processing cancelled, the content hash freed for dedup, `missing`
+   * published, in one change. Returns the ids it changed.
+   */
+  markMissing(ids: readonly string[], at: Date): Promise<string[]>;
   /** How many records are in each status, for the files-by-state metric. */
   countByStatus(): Promise<Record<FileStatus, number>>;
 

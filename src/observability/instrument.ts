@@ -49,6 +49,9 @@ const REPOSITORY_OPERATIONS: Record<Exclude<keyof FileRepository, "close">, Oper
   quarantine: NETWORK,
   expireDue: NETWORK,
   storedObjects: NETWORK,
+  statusesOf: NETWORK,
+  pageByStatus: NETWORK,
+  markMissing: NETWORK,
   claimTasks: NETWORK,
   completeTask: NETWORK,
   failTask: NETWORK,
@@ -67,6 +70,7 @@ const OBJECT_STORE_OPERATIONS: Record<Exclude<keyof ObjectStore, "close">, Opera
   put: NETWORK,
   delete: NETWORK,
   move: NETWORK,
+  list: NETWORK,
   ping: NETWORK,
 };
 

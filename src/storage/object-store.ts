@@ -70,6 +70,20 @@ export interface PutStreamInput extends PutObjectCommon {
 
 export type PutObjectInput = PutBytesInput | PutStreamInput;
 
+/** An object as a listing shows it. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+/** One page of a listing, in key order. */
+export interface ObjectPage {
+  objects: ListedObject[];
+  /** Hands the next page to list(); absent on the last page. */
+  cursor?: string;
+}
+
 export function isStreamPut(input: PutObjectInput): input is PutStreamInput {
   return "stream" in input.body;
 }
@@ -95,6 +109,12 @@ export interface ObjectStore {
    * served space.
    */
   move(fromKey: string, to: { key: string; bucket?: string }): Promise<boolean>;
+  /**
+   * One page of at most `limit` objects under `prefix` (which ends with "/"), in
+   * key order, after the page that handed out `cursor`: a listing never holds
+   * the whole bucket.
+   */
+  list(input: { prefix: string; cursor?: string; limit: number }): Promise<ObjectPage>;
   /** Resolves when the store (and its bucket) answers. */
   ping(): Promise<void>;
   close(): void;

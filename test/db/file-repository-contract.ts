@@ -192,6 +192,35 @@ export function describeFileRepository(name: string, contract: FileRepositoryCon
       });
     });
 
+    describe("reconciliation reads", () => {
+      it("tells each file's status whoever owns it, and pages one status across owners", async () => {
+        const [ownerA, ownerB] = [newOwner(), newOwner()];
+        const a = newRecords(ownerA, 3);
+        const b = newRecords(ownerB, 2);
+        await repo.insertPending([...a, ...b]);
+        await repo.markUploaded(ownerA, idsOf(a), new Date());
+        await repo.markUploaded(ownerB, idsOf(b), new Date());
+        await repo.markDeleted(ownerA, [a[0]!.id], new Date());
+        const unknown = uuidv7();
+
+        const statuses = await repo.statusesOf([a[0]!.id, a[1]!.id, b[0]!.id, unknown]);
+        expect(Object.fromEntries(statuses)).toEqual({ [a[0]!.id]: "deleted", [a[1]!.id]: "uploaded", [b[0]!.id]: "uploaded" });
+        expect((await repo.statusesOf([])).size).toBe(0);
+
+        // Pages of two, newest first, across both owners (other tests' rows may be there too).
+        const ours = new Set([...idsOf(a), ...idsOf(b)]);
+        const seen: string[] = [];
+        let beforeId: string | undefined;
+        for (let page = await repo.pageByStatus({ status: "uploaded", limit: 2 }); page.length > 0; page = await repo.pageByStatus({ status: "uploaded", beforeId, limit: 2 })) {
+          expect(page.length).toBeLessThanOrEqual(2);
+          seen.push(...page.map((r) => r.id));
+          beforeId = page.at(-1)!.id;
+        }
+        expect(seen).toEqual([...seen].sort().reverse());
+        expect(seen.filter((id) => ours.has(id)).sort()).toEqual([a[1]!.id, a[2]!.id, ...idsOf(b)].sort());
+      });
+    });
+
     describe("list", () => {
       it("pages newest first with a keyset cursor", async () => {
         const owner = newOwner();
@@ -782,6 +811,9 @@ export function everyOperation(repo: FileRepository, owner: string): Array<() =>
     () => repo.requeueUnqueued(owner, [uuidv7()], new Date()),
     () => repo.expireDue(new Date(), 1),
     () => repo.storedObjects(uuidv7()),
+    () => repo.statusesOf([uuidv7()]),
+    () => repo.pageByStatus({ status: "uploaded", limit: 1 }),
+    () => repo.markMissing([uuidv7()], new Date()),
     () => repo.claimTasks({ workerId: "w", leaseMs: 1_000, limit: 1, now: new Date(), kinds: ["purge"] }),
     () => repo.completeTask(1, "w"),
     () => repo.failTask(1, "w", "error", null),

@@ -33,6 +33,28 @@ export function describeOutbox(contract: FileRepositoryContract): void {
       await opened?.close();
     });
 
+    it("marks only uploaded files missing, publishing it with the change, once", async () => {
+      const owner = newOwner();
+      const [pending, deleted] = [newRecord(owner), newRecord(owner)];
+      const uploaded = newUploaded(owner);
+      await q.insertPending([pending, deleted]);
+      await q.insertUploaded(uploaded);
+      await q.markUploaded(owner, [deleted.id], t0);
+      await q.markDeleted(owner, [deleted.id], t0);
+      // Done with what came before (a file's events run in order: claim until none is left).
+      for (let tasks = await claimAll("w"); tasks.length > 0; tasks = await claimAll("w")) {
+        for (const t of tasks) await q.completeTask(t.id, "w");
+      }
+
+      expect(await q.markMissing([pending.id, uploaded.id, deleted.id], t0)).toEqual([uploaded.id]);
+      expect(await q.markMissing([uploaded.id], t0)).toEqual([]);
+      expect(summary(await claimAll("w"))).toEqual([`publish:missing:${uploaded.id}`]);
+      const [record] = await q.findByIds(owner, [uploaded.id]);
+      expect(record).toMatchObject({ status: "missing", processingStatus: "cancelled" });
+      // Its hash is free: the same bytes uploaded again make a new file.
+      expect(await q.findByContentHash(owner, uploaded.sha256)).toBeUndefined();
+    });
+
     it("queues each state change's tasks with it, once, whoever repeats it", async () => {
       const owner = newOwner();
       const [a, b] = [newRecord(owner), newRecord(owner)];

@@ -12,7 +12,8 @@ import { DependencyUnavailableError } from "../../src/domain/errors.js";
 import { instrumentObjectStore, instrumentRepository } from "../../src/observability/instrument.js";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.js";
 import { createTracing, type Tracing } from "../../src/observability/tracing.js";
-import type { ObjectInfo, ObjectStore, PresignedRequest, PresignGetInput, PresignPutInput, PutObjectInput } from "../../src/storage/object-store.js";
+import type { ObjectInfo,
+  ObjectPage, ObjectStore, PresignedRequest, PresignGetInput, PresignPutInput, PutObjectInput } from "../../src/storage/object-store.js";
 import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { startS3Server, type S3Server } from "../support/s3-server.js";
@@ -235,6 +236,9 @@ describe("wrapping", () => {
     }
     get(key: string, range?: { start: number; end: number }): Promise<Buffer | null> {
       return this.#inner.get(key, range);
+    }
+    list(input: { prefix: string; cursor?: string; limit: number }): Promise<ObjectPage> {
+      return this.#inner.list(input);
     }
     ping(): Promise<void> {
       return this.#inner.ping();

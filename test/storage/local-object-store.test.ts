@@ -27,6 +27,7 @@ import { objectRoutes } from "../../src/transport/object-routes.js";
 import { httpErrorOfRefusal, type HttpObjectError } from "../../src/transport/object-errors.js";
 import type { ObjectRefusal } from "../../src/storage/local/object-refusal.js";
 import { chunksOf, streamInput } from "../support/upload.js";
+import { describeListing } from "./listing-contract.js";
 
 const SECRET = "test-secret-of-at-least-32-bytes!!";
 const CANARY = "canary: must never be read or overwritten\n";
@@ -180,6 +181,8 @@ function forgeUrl(
   query.set(SIGNATURE_PARAM, createUrlSigner(SECRET).sign({ ...signed, expires }));
   return `${origin}${rawPath}?${query}`;
 }
+
+describeListing("local disk", async () => (await start()).store);
 
 describe("presigned PUT", () => {
   it("stores the bytes; head() reports size and MD5, also from a new store on the same folder", async () => {

@@ -18,6 +18,7 @@ import { createS3ObjectStore } from "../../src/storage/s3/s3-object-store.js";
 import { startS3Server } from "../support/s3-server.js";
 import type { S3Server } from "../support/s3-server.js";
 import { chunksOf, streamInput } from "../support/upload.js";
+import { describeListing } from "./listing-contract.js";
 
 let server: S3Server;
 let scratch: string;
@@ -61,6 +62,9 @@ async function upload(store: ObjectStore, key: string, bytes: Uint8Array, conten
   expect(response.status, await response.text()).toBe(200);
   return presigned;
 }
+
+// ListObjectsV2 paging (continuation tokens) included.
+describeListing("S3", async () => makeStore());
 
 describe("presignPut", () => {
   it("returns a URL that stores the bytes when sent with exactly the returned headers", async () => {

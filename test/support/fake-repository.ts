@@ -57,7 +57,7 @@ const METHODS = [
   "list", "countByStatus", "requestProcessing", "claimProcessing", "completeProcessing", "failProcessing", "ping",
   "requeueUnqueued", "expireDue", "storedObjects", "claimTasks", "completeTask", "failTask", "enqueueTasks", "listTasks",
   "requeueTasks", "taskStats", "recordScan", "quarantine", "fulfilIntent", "abandonIntent", "findByIdempotencyKey",
-  "releaseIdempotencyKey",
+  "releaseIdempotencyKey", "statusesOf", "pageByStatus", "markMissing",
 ] as const satisfies readonly Method[];
 
 const MAX_ERROR_LENGTH = 1000;
@@ -376,6 +376,29 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
           .slice(0, Math.max(0, query.limit))
           .map(copy),
       ),
+
+    statusesOf: (ids) => call("statusesOf", () => new Map(ids.flatMap((id) => (records.has(id) ? [[id, records.get(id)!.status] as const] : [])))),
+
+    pageByStatus: ({ status, beforeId, limit }) =>
+      call("pageByStatus", () =>
+        [...records.values()]
+          .filter((r) => r.status === status && (beforeId === undefined || r.id < beforeId))
+          .sort((a, b) => (a.id < b.id ? 1 : -1))
+          .slice(0, Math.max(0, limit))
+          .map(copy),
+      ),
+
+    markMissing: (ids, at) =>
+      call("markMissing", () => {
+        const moved = [...new Set(ids)].map((id) => records.get(id)).filter((r): r is FileRecord => r?.status === "uploaded");
+        for (const r of moved) {
+          r.status = "missing";
+          if (r.processingStatus === "pending" || r.processingStatus === "processing") r.processingStatus = "cancelled";
+          Object.assign(q(r.id), { dedupSha256: null, dueAt: null, lockedBy: null, lockedUntil: null });
+          queueFor(tasks, r, [{ kind: "publish", type: "missing" }], at);
+        }
+        return write(moved.map((r) => r.id));
+      }, { when: ids.length === 0, answer: [] }),
 
     countByStatus: () =>
       call("countByStatus", () => {

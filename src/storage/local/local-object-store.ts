@@ -39,6 +39,7 @@ import {
 } from "./disk-objects.js";
 import { assertPutInput, assertRange, isBase64Md5, openSourceFile } from "../input-checks.js";
 import { assertKey, DECLARED_PARAM, publicBase, signedUrl } from "./object-urls.js";
+import { listObjects } from "./list-objects.js";
 import { createPresignedRequests, type PresignedRequests } from "./presigned-requests.js";
 import { createUrlSigner, RESPONSE_DISPOSITION_PARAM, RESPONSE_TYPE_PARAM } from "./url-signer.js";
 
@@ -209,6 +210,8 @@ export async function createLocalObjectStore(options: LocalObjectStoreOptions): 
       await pruneEmptyDirs(dirname(from), root);
       return true;
     },
+
+    list: (input) => listObjects(root, input),
 
     async ping(): Promise<void> {
       const probe = join(root, `.ping.${randomBytes(8).toString("hex")}.tmp`);

@@ -7,6 +7,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -19,6 +20,7 @@ import { assertPutInput, assertRange, openSourceFile } from "../input-checks.js"
 import {
   isStreamPut,
   type ObjectInfo,
+  type ObjectPage,
   type ObjectStore,
   type PresignedRequest,
   type PresignGetInput,
@@ -294,6 +296,20 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
         throw unavailable(error);
       }
       return true;
+    },
+
+    async list({ prefix, cursor, limit }): Promise<ObjectPage> {
+      try {
+        const output = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: Math.min(limit, 1000), ContinuationToken: cursor }),
+        );
+        const objects = (output.Contents ?? []).flatMap((o) =>
+          o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) }],
+        );
+        return output.IsTruncated && output.NextContinuationToken ? { objects, cursor: output.NextContinuationToken } : { objects };
+      } catch (error) {
+        throw unavailable(error);
+      }
     },
 
     async ping(): Promise<void> {
