@@ -1,7 +1,8 @@
 // Reading driver errors, which drizzle wraps (DrizzleQueryError) and drivers
 // wrap again: one walk down the cause chain, shared by both repositories and
 // the migrator, as connect-node reads Node's errors in one place.
-import { DependencyUnavailableError } from "../domain/errors.js";
+import { CallEndedError, DependencyUnavailableError } from "../domain/errors.js";
+import { currentCall } from "../shared/call-signal.js";
 
 /** How far down the cause chain to look; real chains are two or three deep. */
 const MAX_DEPTH = 5;
@@ -39,19 +40,38 @@ export function classifyDatabaseError(error: unknown, unavailable: (fields: Erro
  * Runs a repository operation, mapping its failure with `classify`. With
  * `timeoutMs`, an operation still running then fails as the database being
  * unavailable (a stalled server or link answers the caller within the bound;
- * the statement itself is left to its connection).
+ * the statement itself is left to its connection). Inside an RPC (see
+ * shared/call-signal.ts), the call's end stops the wait too: CallEndedError
+ * when its deadline passes first.
  */
 export async function runClassified<T>(operation: () => Promise<T>, classify: (error: unknown) => unknown, timeoutMs?: number): Promise<T> {
+  const call = currentCall();
   let timer: NodeJS.Timeout | undefined;
+  let onEnd: (() => void) | undefined;
   try {
-    if (timeoutMs === undefined) return await operation();
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DependencyUnavailableError("database", new Error(`no answer within ${timeoutMs} ms`))), timeoutMs);
-    });
-    return await Promise.race([operation(), stalled]);
+    if (timeoutMs === undefined && call === undefined) return await operation();
+    if (call?.signal.aborted) throw new CallEndedError(call.why(), "database");
+    const waits = [operation()];
+    if (timeoutMs !== undefined) {
+      waits.push(
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new DependencyUnavailableError("database", new Error(`no answer within ${timeoutMs} ms`))), timeoutMs);
+        }),
+      );
+    }
+    if (call !== undefined) {
+      waits.push(
+        new Promise<never>((_, reject) => {
+          onEnd = () => reject(new CallEndedError(call.why(), "database"));
+          call.signal.addEventListener("abort", onEnd, { once: true });
+        }),
+      );
+    }
+    return await Promise.race(waits);
   } catch (error) {
-    throw classify(error);
+    throw error instanceof CallEndedError ? error : classify(error);
   } finally {
     clearTimeout(timer);
+    if (onEnd !== undefined) call!.signal.removeEventListener("abort", onEnd);
   }
 }

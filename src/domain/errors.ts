@@ -16,7 +16,11 @@ export type FileErrorReason =
   /** The caller may not act for that owner. */
   | "permission_denied"
   /** A dependency (database, object store) did not answer: the caller may retry. */
-  | "unavailable";
+  | "unavailable"
+  /** The caller's deadline passed while a dependency was asked. */
+  | "deadline_exceeded"
+  /** The caller went away while a dependency was asked. */
+  | "cancelled";
 
 export type ImageRejection = "unsupported_type" | "too_many_pixels" | "undecodable";
 
@@ -40,6 +44,17 @@ export class DependencyUnavailableError extends FileError {
     super("unavailable", `${dependency} is unavailable`, { cause });
     this.name = "DependencyUnavailableError";
     this.dependency = dependency;
+  }
+}
+
+/** The call ended (its deadline passed, or the caller cancelled) while `dependency` was asked: nothing to wait for. */
+export class CallEndedError extends FileError {
+  constructor(why: "deadline" | "cancelled", dependency: Dependency) {
+    super(
+      why === "deadline" ? "deadline_exceeded" : "cancelled",
+      why === "deadline" ? `the call's deadline passed while waiting for the ${dependency}` : `the call was cancelled while waiting for the ${dependency}`,
+    );
+    this.name = "CallEndedError";
   }
 }
 

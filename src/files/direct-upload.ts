@@ -10,6 +10,7 @@
 // turns out to be a duplicate; when the early PUT itself fails, the bytes are
 // stored from the temp file afterwards, as without a declared size.
 import { setTimeout as sleep } from "node:timers/promises";
+import { detached } from "../shared/call-signal.js";
 import { createReadStream } from "node:fs";
 import type { FilePurpose, FileRecord, ProcessingResult, ScanResult } from "../domain/file.js";
 import type { Scanner } from "../scanning/scanner.js";
@@ -120,7 +121,8 @@ function startEarlyPut(objects: ObjectStore, key: string, contentType: string, c
       if (put === undefined) return true;
       await put;
       // S3 may have completed the object just before the abort reached it.
-      return objects.delete([key]).then(
+      // Detached: a caller that went away must not stop the clean-up.
+      return detached(() => objects.delete([key])).then(
         (failed) => failed.length === 0,
         () => false,
       );
@@ -182,13 +184,15 @@ export async function storeDirectUpload(
    * Removes what this upload stored, then ends its intent row: removed when the
    * objects are surely gone, else expired with their purge queued. Should the
    * database refuse too, the row expires in its time and the purge follows.
+   * Detached from the call: a caller whose deadline passed still gets it done.
    */
-  const discard = async (keys: readonly string[], gone = true, midway = false) => {
-    // Midway (a failure while making variants): some may be stored, unlisted.
-    const all = midway ? [...new Set([...keys, ...VARIANT_NAMES.map((name) => variantKeyFor(id, name))])] : keys;
-    if (all.length > 0) gone = await objects.delete(all).then((failed) => failed.length === 0, () => false);
-    await files.abandonIntent(upload.ownerId, id, gone).catch(() => undefined);
-  };
+  const discard = (keys: readonly string[], gone = true, midway = false) =>
+    detached(async () => {
+      // Midway (a failure while making variants): some may be stored, unlisted.
+      const all = midway ? [...new Set([...keys, ...VARIANT_NAMES.map((name) => variantKeyFor(id, name))])] : keys;
+      if (all.length > 0) gone = await objects.delete(all).then((failed) => failed.length === 0, () => false);
+      await files.abandonIntent(upload.ownerId, id, gone).catch(() => undefined);
+    });
   const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
   let received;
   try {

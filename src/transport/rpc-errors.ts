@@ -15,6 +15,8 @@ const CODE: Readonly<Record<FileErrorReason, Code>> = {
   failed_precondition: Code.FailedPrecondition,
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,
+  deadline_exceeded: Code.DeadlineExceeded,
+  cancelled: Code.Canceled,
 };
 
 export function toConnectError(error: unknown, log: Logger, rpc: string): ConnectError {

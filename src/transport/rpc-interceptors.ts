@@ -1,5 +1,6 @@
 // Cross-cutting behaviour of every RPC, on both listeners.
-import { Code, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { withCall } from "../shared/call-signal.js";
 import { toConnectError } from "./rpc-errors.js";
 import { describePrincipal, kPrincipal } from "../auth/principal.js";
 import type { Logger } from "../observability/logger.js";
@@ -7,7 +8,9 @@ import type { Logger } from "../observability/logger.js";
 /**
  * Maps errors (see rpc-errors.ts) and writes one log line per RPC, when it
  * ends. A server stream fails while its messages are read, after next() has
- * returned: its messages pass through the same mapping.
+ * returned: its messages pass through the same mapping. The handler runs
+ * inside the call's scope (shared/call-signal.ts): its database and S3 calls
+ * stop waiting when the caller's deadline passes or the caller goes away.
  */
 export function rpcBoundary(log: Logger): Interceptor {
   return (next) => async (req) => {
@@ -31,7 +34,8 @@ export function rpcBoundary(log: Logger): Interceptor {
     };
     let res;
     try {
-      res = await next(req);
+      const signal = req.signal;
+      res = await withCall({ signal, why: () => (isDeadline(signal.reason) ? "deadline" : "cancelled") }, () => next(req));
     } catch (e) {
       throw failed(e);
     }
@@ -50,4 +54,9 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, failed: (e: unkno
     throw failed(e);
   }
   ended();
+}
+
+/** connect aborts a call's signal with DeadlineExceeded when the caller's deadline (grpc-timeout, connect-timeout-ms) passes. */
+function isDeadline(reason: unknown): boolean {
+  return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded;
 }

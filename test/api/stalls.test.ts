@@ -87,4 +87,43 @@ describe("a stalled dependency", () => {
     const ok = await client.confirmUpload({ ownerId: owner, fileIds: [uploads[0]!.fileId] });
     expect(ok.failures).toEqual([]);
   });
+
+  it("the caller's deadline, shorter than the bound, ends the wait: DeadlineExceeded at the deadline, not Unavailable at the bound", async () => {
+    const owner = "deadline-user";
+    const client = svc.serviceClient();
+    const bytes = pngLikeBytes(64);
+    const { uploads } = await client.generateUploadURLs({ ownerId: owner, files: [fileSpec(bytes)] });
+    const fileId = uploads[0]!.fileId;
+    await putUpload(uploads[0]!, bytes);
+    const token = await svc.userToken(owner);
+    // Raw Connect: no client-side timer, so what answers at the deadline is the server.
+    const call = async (method: string, body: unknown) => {
+      const started = performance.now();
+      const response = await fetch(`${svc.httpUrl}/file.v1.FileService/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "connect-protocol-version": "1", "connect-timeout-ms": "250", authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+      return { ms: performance.now() - started, status: response.status, body: (await response.json()) as { code: string; message: string } };
+    };
+
+    db.pause();
+    try {
+      const read = await call("GetFile", { fileId });
+      expect(read.body).toEqual({ code: "deadline_exceeded", message: "the call's deadline passed while waiting for the database" });
+      expect(read.ms).toBeLessThan(900); // the deadline is 250 ms, the database's bound 1 s
+    } finally {
+      db.resume();
+    }
+    s3.pause();
+    try {
+      const confirm = await call("ConfirmUpload", { fileIds: [fileId] });
+      expect(confirm.body).toEqual({ code: "deadline_exceeded", message: "the call's deadline passed while waiting for the object store" });
+      expect(confirm.ms).toBeLessThan(900); // S3's bound is 1 s, tried twice
+    } finally {
+      s3.resume();
+    }
+    // Nothing half-done: the file confirms once the store answers.
+    expect((await client.confirmUpload({ ownerId: owner, fileIds: [fileId] })).failures).toEqual([]);
+  });
 });

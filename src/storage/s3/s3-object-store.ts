@@ -15,7 +15,8 @@ import {
 
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DependencyUnavailableError } from "../../domain/errors.js";
+import { CallEndedError, DependencyUnavailableError, FileError } from "../../domain/errors.js";
+import { currentCall } from "../../shared/call-signal.js";
 import { assertPutInput, assertRange, openSourceFile } from "../input-checks.js";
 import {
   isStreamPut,
@@ -85,7 +86,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       ServerSideEncryption: "AES256",
     });
     if (Buffer.isBuffer(body)) {
-      return (await client.send(command)).ETag;
+      return (await client.send(command, callBound())).ETag;
     }
     // The SDK pipes the stream into the request; when reading fails the pipe
     // just stops, and the request would idle until requestTimeout.
@@ -98,7 +99,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
     // Stays attached: an error the stream emits later (e.g. closing the file) must not go unhandled.
     body.on("error", onError);
     try {
-      return (await client.send(command, { abortSignal: abort.signal })).ETag;
+      return (await client.send(command, callBound(abort.signal))).ETag;
     } catch (error) {
       if (readError !== undefined) throw new SourceFileError(readError);
       throw error;
@@ -202,6 +203,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
             Key: key,
             Range: range === undefined ? undefined : `bytes=${range.start}-${range.end}`,
           }),
+          callBound(),
         );
         const bytes = (await output.Body?.transformToByteArray()) ?? new Uint8Array(0);
         const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -246,7 +248,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
 
     async head(key: string): Promise<ObjectInfo | null> {
       try {
-        const output = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        const output = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), callBound());
         if (output.ContentLength === undefined) {
           throw new Error("HeadObject response has no Content-Length");
         }
@@ -267,6 +269,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
               Bucket: bucket,
               Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
             }),
+            callBound(),
           );
           for (const error of output.Errors ?? []) {
             // A missing key counts as removed.
@@ -283,14 +286,14 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       // CopySource is "<bucket>/<key>", the key URL-encoded segment by segment.
       const source = `${bucket}/${fromKey.split("/").map(encodeURIComponent).join("/")}`;
       try {
-        await client.send(new CopyObjectCommand({ Bucket: to.bucket ?? bucket, Key: to.key, CopySource: source, ServerSideEncryption: "AES256" }));
+        await client.send(new CopyObjectCommand({ Bucket: to.bucket ?? bucket, Key: to.key, CopySource: source, ServerSideEncryption: "AES256" }), callBound());
       } catch (error) {
         if (isNotFound(error)) return false;
         throw unavailable(error);
       }
       // The copy stands: removing the source may fail and be retried (moving again is idempotent).
       try {
-        const output = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: fromKey }], Quiet: true } }));
+        const output = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: fromKey }], Quiet: true } }), callBound());
         if ((output.Errors ?? []).some((e) => e.Code !== "NoSuchKey")) throw new Error(`copied ${fromKey}, but could not remove it`);
       } catch (error) {
         throw unavailable(error);
@@ -302,6 +305,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       try {
         const output = await client.send(
           new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: Math.min(limit, 1000), ContinuationToken: cursor }),
+          callBound(),
         );
         const objects = (output.Contents ?? []).flatMap((o) =>
           o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) }],
@@ -314,7 +318,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
 
     async ping(): Promise<void> {
       try {
-        await client.send(new HeadBucketCommand({ Bucket: bucket }));
+        await client.send(new HeadBucketCommand({ Bucket: bucket }), callBound());
       } catch (error) {
         throw unavailable(error);
       }
@@ -420,7 +424,17 @@ function putFailure(error: unknown): Error {
 }
 
 // The single mapping of SDK, network and credential failures; the message is
-// fixed, so nothing from the request (credentials included) reaches callers.
-function unavailable(cause: unknown): DependencyUnavailableError {
+// fixed, so nothing from the request (credentials included) reaches callers. A
+// request the calling RPC's end aborted is that end (its deadline, say).
+function unavailable(cause: unknown): FileError {
+  const call = currentCall();
+  if (call?.signal.aborted) return new CallEndedError(call.why(), "object store");
   return new DependencyUnavailableError("object store", cause);
+}
+
+/** The calling RPC's end, with `own`, as a request's abort signal (see shared/call-signal.ts). */
+function callBound(own?: AbortSignal): { abortSignal: AbortSignal } | undefined {
+  const call = currentCall()?.signal;
+  if (call === undefined) return own && { abortSignal: own };
+  return { abortSignal: own ? AbortSignal.any([own, call]) : call };
 }
