@@ -143,7 +143,12 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
   const fileService = createFileService({
     ...jobDeps,
     reads,
-    settings: { ...config.limits, serveUnscanned: config.scanning?.allowUnscanned ?? false },
+    settings: {
+      ...config.limits,
+      serveUnscanned: config.scanning?.allowUnscanned ?? false,
+      // An S3 request is tried at most twice, each bounded by S3_REQUEST_TIMEOUT_MS.
+      storeSettleMs: config.objects.kind === "s3" ? 2 * config.objects.requestTimeoutMs : 0,
+    },
     processing: { workerId, leaseMs: config.processing.leaseMs, notify: () => worker.notify() },
     onUploaded: (bytes) => metrics.uploadedBytes.inc(bytes),
     watch: { feed: events.feed, heartbeatMs: config.events.heartbeatMs },

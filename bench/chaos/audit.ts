@@ -10,7 +10,7 @@ import mysql from "mysql2/promise";
 export interface AuditTarget {
   databaseUrl: string;
   s3: { endpoint: string; bucket: string; region?: string; accessKeyId?: string; secretAccessKey?: string };
-  /** The folder the service's temp upload files go to (the harness gives each instance this TMPDIR). */
+  /** The folder the service's temp upload files go to (the harness gives each instance this UPLOAD_TMP_DIR). */
   tmpDir?: string;
 }
 

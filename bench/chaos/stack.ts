@@ -30,7 +30,7 @@ export interface ChaosStack {
   pki: Pki;
   dbProxy: FaultProxy;
   s3Proxy: FaultProxy;
-  /** The folder every instance's temp upload files go to (TMPDIR and UPLOAD_TMP_DIR). */
+  /** The folder every instance's temp upload files go to (UPLOAD_TMP_DIR; the audit counts what is left there). */
   tmpDir: string;
   instances: Instance[];
   /** A client of `instance` with the dev client certificate, over gRPC. */
@@ -54,7 +54,7 @@ export async function startChaosStack(settings: Record<string, string>, instance
     HOST: "127.0.0.1",
     LOG_LEVEL: "warn",
     SHUTDOWN_DRAIN_DELAY_MS: "0",
-    TMPDIR: tmpDir,
+    // Only the service's own uploads: TMPDIR would also hold tsx's compile cache.
     UPLOAD_TMP_DIR: tmpDir,
     ...settings,
   };

@@ -249,12 +249,12 @@ export function sharedMethods(
         ),
       ),
 
-    abandonIntent: (ownerId, id, objectsGone) =>
+    abandonIntent: (ownerId, id, objectsGone, purgeAt) =>
       run(async () => {
         const where = pendingAmong(files, ownerId, [id]);
         if (objectsGone) return d.deleteFiles(where);
-        // Its bytes may be in the store: expired now, and purged when the store answers.
-        const at = new Date();
+        // Its bytes may be in the store: expired now, and purged (from purgeAt) when the store answers.
+        const at = purgeAt ?? new Date();
         await d.changeFiles({ where, values: { status: "expired", expireDueAt: null }, templates: [{ kind: "purge" }], at });
       }),
 

@@ -54,9 +54,10 @@ export interface FileRepository extends TaskQueue {
   /**
    * Ends the owner's `pending` intent row (its upload failed, or was a
    * duplicate; no client knows its id): removed when its objects are surely
-   * gone, else expired with the purge of its objects queued.
+   * gone, else expired with the purge of its objects queued, due `purgeAt`
+   * (default now: later lets a write the store may still complete land first).
    */
-  abandonIntent(ownerId: string, id: string, objectsGone: boolean): Promise<void>;
+  abandonIntent(ownerId: string, id: string, objectsGone: boolean, purgeAt?: Date): Promise<void>;
   /** The owner's records among `ids`, in no particular order; unknown or foreign ids are absent. */
   findByIds(ownerId: string, ids: readonly string[]): Promise<FileRecord[]>;
   /** The owner's live file with this content hash, if any. */

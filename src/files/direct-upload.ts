@@ -38,7 +38,8 @@ export interface DirectUploadDeps {
   /** UPLOAD_TMP_DIR: where the bytes wait while they arrive. */
   uploadTmpDir: string;
   /** The intent row's window: it expires (its object purged) this long after the upload started, unless fulfilled. */
-  intent: { ttlSeconds: number; graceSeconds: number };
+  /** settleMs: how long a failed store write may still land (see FileServiceSettings.storeSettleMs). */
+  intent: { ttlSeconds: number; graceSeconds: number; settleMs: number };
   idempotencyWindowSeconds: number;
   /** Scans the bytes before the upload answers: an infected file is recorded quarantined. */
   scanner?: Scanner;
@@ -75,9 +76,8 @@ interface EarlyPut {
   started(): boolean;
   /** Ends the stream (the bytes were all accepted) and resolves with whether the object was stored. */
   finish(md5: string): Promise<boolean>;
-  /** Aborts the PUT and removes whatever it may have stored. */
-  /** Stops the PUT and removes what it stored; true when nothing of it is left. */
-  abort(reason: unknown): Promise<boolean>;
+  /** Stops the PUT (what it may have stored is the caller's to remove: see discard). */
+  abort(reason: unknown): Promise<void>;
 }
 
 function startEarlyPut(objects: ObjectStore, key: string, contentType: string, contentLength: number): EarlyPut {
@@ -118,14 +118,7 @@ function startEarlyPut(objects: ObjectStore, key: string, contentType: string, c
     },
     async abort(reason) {
       channel.fail(reason);
-      if (put === undefined) return true;
       await put;
-      // S3 may have completed the object just before the abort reached it.
-      // Detached: a caller that went away must not stop the clean-up.
-      return detached(() => objects.delete([key])).then(
-        (failed) => failed.length === 0,
-        () => false,
-      );
     },
   };
 }
@@ -182,23 +175,30 @@ export async function storeDirectUpload(
   }
   /**
    * Removes what this upload stored, then ends its intent row: removed when the
-   * objects are surely gone, else expired with their purge queued. Should the
-   * database refuse too, the row expires in its time and the purge follows.
-   * Detached from the call: a caller whose deadline passed still gets it done.
+   * objects are surely gone, else expired with their purge queued. After a
+   * failure (`settled` false) a write the service gave up on may still land in
+   * the store: the row is expired and purged once that could have happened.
+   * Should the database refuse too, the row expires in its time and the purge
+   * follows. Detached from the call: a caller who left still gets it done.
    */
-  const discard = (keys: readonly string[], gone = true, midway = false) =>
+  const discard = (keys: readonly string[], { settled = true, midway = false } = {}) =>
     detached(async () => {
       // Midway (a failure while making variants): some may be stored, unlisted.
       const all = midway ? [...new Set([...keys, ...VARIANT_NAMES.map((name) => variantKeyFor(id, name))])] : keys;
-      if (all.length > 0) gone = await objects.delete(all).then((failed) => failed.length === 0, () => false);
-      await files.abandonIntent(upload.ownerId, id, gone).catch(() => undefined);
+      let gone = all.length === 0 || (await objects.delete(all).then((failed) => failed.length === 0, () => false));
+      if (!settled && all.length > 0) gone = false;
+      const purgeAt = new Date(deps.now().getTime() + deps.intent.settleMs);
+      await files.abandonIntent(upload.ownerId, id, gone, purgeAt).catch(() => undefined);
     });
   const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
   let received;
   try {
     received = await receiveUpload(chunks, { maxBytes, limitDescription, declaredType: upload.contentType, declaredSize, tmpDir: deps.uploadTmpDir }, early?.sink);
   } catch (e) {
-    await discard([], (await early?.abort(e)) ?? true);
+    // A put under way may have completed in the store just before its abort, or may still.
+    const started = early?.started() ?? false;
+    await early?.abort(e);
+    await discard(started ? [objectKey] : [], { settled: !started });
     throw e;
   }
   const stored: string[] = [];
@@ -279,7 +279,7 @@ export async function storeDirectUpload(
     const [record] = await files.findByIds(upload.ownerId, [id]);
     return record!;
   } catch (e) {
-    await discard(stored.splice(0), true, true);
+    await discard(stored.splice(0), { settled: false, midway: true });
     // The field the caller sent, in front of what is wrong with it.
     if (e instanceof ImageRejectedError) throw new ImageRejectedError(e.reason, `data: ${e.message}`, { cause: e });
     throw e;

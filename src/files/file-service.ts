@@ -65,7 +65,7 @@ export function createFileService(serviceDeps: FileServiceDeps): ServiceImpl<typ
     ...deps,
     limits: deps.settings,
     uploadTmpDir: deps.settings.uploadTmpDir,
-    intent: { ttlSeconds: deps.settings.uploadUrlTtlSeconds, graceSeconds: deps.settings.uploadExpiryGraceSeconds },
+    intent: { ttlSeconds: deps.settings.uploadUrlTtlSeconds, graceSeconds: deps.settings.uploadExpiryGraceSeconds, settleMs: deps.settings.storeSettleMs ?? 0 },
     idempotencyWindowSeconds: deps.settings.idempotencyWindowSeconds,
   };
   // A service without events configured still streams (heartbeats only).

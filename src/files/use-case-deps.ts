@@ -21,6 +21,12 @@ export interface FileServiceSettings extends UploadLimits {
   uploadTmpDir: string;
   /** Serve files whose malware scan has not concluded (pending, error): fail open. Off by default. */
   serveUnscanned?: boolean;
+  /**
+   * How long after a failed write the store may still complete it (a request
+   * it got after the service gave up on it): the purge of an abandoned upload
+   * waits this long, so it removes what lands late. Default 0.
+   */
+  storeSettleMs?: number;
 }
 
 export interface UseCaseDeps {

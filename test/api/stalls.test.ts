@@ -78,7 +78,7 @@ describe("a stalled dependency", () => {
     try {
       const { ms, outcome } = await timed(client.confirmUpload({ ownerId: owner, fileIds: [uploads[0]!.fileId] }));
       expect((outcome as { code?: Code }).code).toBe(Code.Unavailable);
-      expect(ms).toBeLessThan(6_000); // two attempts of 1 s each, and the connection's own
+      expect(ms).toBeLessThan(3_000); // the bound is 1 s for the HEAD, both attempts together; generous for a loaded machine
     } finally {
       s3.resume();
     }

@@ -197,6 +197,15 @@ export function describeOutbox(contract: FileRepositoryContract): void {
       const tasks = await claimAll("w");
       expect(summary(tasks).filter((t) => t.startsWith("publish:uploaded"))).toEqual([`publish:uploaded:${first.id}`]);
       expect(summary(tasks).filter((t) => t.endsWith(unsure.id))).toEqual([`purge:-:${unsure.id}`]);
+
+      // A write that may still land: the purge waits until purgeAt.
+      const inFlight = { ...newRecord(owner), uploadExpiresAt: t0, expireDueAt: plus(t0, 1000) };
+      await q.insertPending([inFlight]);
+      const purgeAt = plus(new Date(), 60_000);
+      await q.abandonIntent(owner, inFlight.id, false, purgeAt);
+      expect((await q.findByIds(owner, [inFlight.id]))[0]?.status).toBe("expired");
+      expect(summary(await claimAll("w", plus(purgeAt, -1000)))).toEqual([]);
+      expect(summary(await claimAll("w", purgeAt))).toEqual([`purge:-:${inFlight.id}`]);
     });
 
     it("keeps each idempotency key's files by position: one insert per position, freed after its window", async () => {

@@ -259,7 +259,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         return write(n);
       }),
 
-    abandonIntent: (ownerId, id, objectsGone) =>
+    abandonIntent: (ownerId, id, objectsGone, purgeAt) =>
       call("abandonIntent", () => {
         const r = records.get(id);
         if (r?.ownerId !== ownerId || r.status !== "pending") return;
@@ -270,7 +270,7 @@ export function createFakeRepository(db: FakeDatabase = createFakeDatabase()): F
         }
         r.status = "expired";
         q(id).expireDueAt = null;
-        queueFor(tasks, r, [{ kind: "purge" }], new Date());
+        queueFor(tasks, r, [{ kind: "purge" }], purgeAt ?? new Date());
       }),
 
     findByIds: (ownerId, ids) =>

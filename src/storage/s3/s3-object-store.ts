@@ -68,6 +68,11 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
   // The URLs getSignedUrl would give, without its per-call middleware and endpoint rules.
   const presigner = createS3UrlPresigner(presignClient);
   const { bucket } = options;
+  // The SDK bounds each attempt's idle time; small requests get one bound for all their attempts,
+  // so a stalled S3 answers within S3_REQUEST_TIMEOUT_MS. Bodies that grow with the file (file and
+  // stream PUTs, GETs) keep the per-attempt idle bound: a big file on a slow link is not a stall.
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const bounded = () => callBound(undefined, requestTimeoutMs);
 
   /**
    * One PutObject request, returning the ETag; a stream body is aborted if
@@ -86,7 +91,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       ServerSideEncryption: "AES256",
     });
     if (Buffer.isBuffer(body)) {
-      return (await client.send(command, callBound())).ETag;
+      return (await client.send(command, bounded())).ETag;
     }
     // The SDK pipes the stream into the request; when reading fails the pipe
     // just stops, and the request would idle until requestTimeout.
@@ -248,7 +253,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
 
     async head(key: string): Promise<ObjectInfo | null> {
       try {
-        const output = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), callBound());
+        const output = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), bounded());
         if (output.ContentLength === undefined) {
           throw new Error("HeadObject response has no Content-Length");
         }
@@ -269,7 +274,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
               Bucket: bucket,
               Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
             }),
-            callBound(),
+            bounded(),
           );
           for (const error of output.Errors ?? []) {
             // A missing key counts as removed.
@@ -286,14 +291,14 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       // CopySource is "<bucket>/<key>", the key URL-encoded segment by segment.
       const source = `${bucket}/${fromKey.split("/").map(encodeURIComponent).join("/")}`;
       try {
-        await client.send(new CopyObjectCommand({ Bucket: to.bucket ?? bucket, Key: to.key, CopySource: source, ServerSideEncryption: "AES256" }), callBound());
+        await client.send(new CopyObjectCommand({ Bucket: to.bucket ?? bucket, Key: to.key, CopySource: source, ServerSideEncryption: "AES256" }), bounded());
       } catch (error) {
         if (isNotFound(error)) return false;
         throw unavailable(error);
       }
       // The copy stands: removing the source may fail and be retried (moving again is idempotent).
       try {
-        const output = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: fromKey }], Quiet: true } }), callBound());
+        const output = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: fromKey }], Quiet: true } }), bounded());
         if ((output.Errors ?? []).some((e) => e.Code !== "NoSuchKey")) throw new Error(`copied ${fromKey}, but could not remove it`);
       } catch (error) {
         throw unavailable(error);
@@ -305,7 +310,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
       try {
         const output = await client.send(
           new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: Math.min(limit, 1000), ContinuationToken: cursor }),
-          callBound(),
+          bounded(),
         );
         const objects = (output.Contents ?? []).flatMap((o) =>
           o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) }],
@@ -318,7 +323,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
 
     async ping(): Promise<void> {
       try {
-        await client.send(new HeadBucketCommand({ Bucket: bucket }), callBound());
+        await client.send(new HeadBucketCommand({ Bucket: bucket }), bounded());
       } catch (error) {
         throw unavailable(error);
       }
@@ -432,9 +437,13 @@ function unavailable(cause: unknown): FileError {
   return new DependencyUnavailableError("object store", cause);
 }
 
-/** The calling RPC's end, with `own`, as a request's abort signal (see shared/call-signal.ts). */
-function callBound(own?: AbortSignal): { abortSignal: AbortSignal } | undefined {
-  const call = currentCall()?.signal;
-  if (call === undefined) return own && { abortSignal: own };
-  return { abortSignal: own ? AbortSignal.any([own, call]) : call };
+/**
+ * A request's abort signal: the calling RPC's end (see shared/call-signal.ts),
+ * with `own`, and with `totalMs` a bound on the whole operation, retries
+ * included (for requests whose size does not grow with the file).
+ */
+function callBound(own?: AbortSignal, totalMs?: number): { abortSignal: AbortSignal } | undefined {
+  const signals = [own, currentCall()?.signal, totalMs === undefined ? undefined : AbortSignal.timeout(totalMs)].filter((s) => s !== undefined);
+  if (signals.length === 0) return undefined;
+  return { abortSignal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) };
 }
