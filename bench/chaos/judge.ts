@@ -18,8 +18,12 @@ export interface Verdict {
   wrongCodes: { count: number; examples: string[] };
   /** Calls the client saw reset by a dying instance (in a fault window), by code. */
   streamResets: Record<string, number>;
+  /** The longest call the service held: calls to an instance while it was being killed and restarted are left out (the client waits on a dead socket, not on the service). */
   maxLatencyMs: number;
   maxLatencyCall: string;
+  /** The longest call of all, those included. */
+  maxLatencyAllMs: number;
+  maxLatencyAllCall: string;
   latencyBoundMs: number;
   recoveries: Array<{ kind: string; instance?: string; heldMs: number; recoveryMs: number | null }>;
   counts: Record<Invariant, number>;
@@ -41,9 +45,22 @@ export function judge(
   const reset = (c: CallRecord) => c.code !== "ok" && inWindow(c) && RESET_MESSAGE.test(c.message ?? "");
   const resets = rpcs.filter(reset);
   const wrong = rpcs.filter((c) => c.code !== "ok" && !(FAULT_CODES.has(c.code) && inWindow(c)) && !reset(c));
-  let slowest: CallRecord | undefined;
-  for (const c of rpcs) if (slowest === undefined || c.endMs - c.startMs > slowest.endMs - slowest.startMs) slowest = c;
-  const maxLatencyMs = slowest === undefined ? 0 : slowest.endMs - slowest.startMs;
+  const slowestOf = (list: readonly CallRecord[]) => {
+    let slowest: CallRecord | undefined;
+    for (const c of list) if (slowest === undefined || c.endMs - c.startMs > slowest.endMs - slowest.startMs) slowest = c;
+    return slowest;
+  };
+  const overlapping = (c: CallRecord) => windows.filter((w) => c.endMs >= w.startMs && c.startMs <= w.endMs);
+  const describe = (c: CallRecord | undefined) => {
+    if (c === undefined) return "";
+    const faults = overlapping(c).map((w) => (w.instance === undefined ? w.kind : `${w.kind} of ${w.instance}`));
+    return `${c.rpc}@${c.instance} (${c.code}) during ${faults.join(", ") || "no fault"}`;
+  };
+  const latency = (c: CallRecord | undefined) => (c === undefined ? 0 : c.endMs - c.startMs);
+  const onDyingInstance = (c: CallRecord) => overlapping(c).some((w) => w.instance !== undefined && w.instance === c.instance);
+  const slowest = slowestOf(rpcs.filter((c) => !onDyingInstance(c)));
+  const slowestAll = slowestOf(rpcs);
+  const maxLatencyMs = latency(slowest);
 
   const recoveries = windows.map((w) => {
     const relevant = calls.filter((c) => {
@@ -71,7 +88,9 @@ export function judge(
     wrongCodes: { count: wrong.length, examples: oneOfEach(wrong).map((c) => `${c.rpc}@${c.instance}: ${c.code} ${c.message ?? ""}`.trim()) },
     streamResets: resets.reduce<Record<string, number>>((by, c) => ((by[c.code] = (by[c.code] ?? 0) + 1), by), {}),
     maxLatencyMs,
-    maxLatencyCall: slowest === undefined ? "" : `${slowest.rpc}@${slowest.instance} (${slowest.code})`,
+    maxLatencyCall: describe(slowest),
+    maxLatencyAllMs: latency(slowestAll),
+    maxLatencyAllCall: describe(slowestAll),
     latencyBoundMs: spec.latencyBoundMs,
     recoveries,
     counts,

@@ -42,6 +42,7 @@ export function printReport(r: Report): void {
   line("wrong codes", verdict.wrongCodes.count, `${enforced("codes")} ${verdict.wrongCodes.examples.slice(0, 2).join("; ")}`);
   line("calls reset by a dying instance (client side)", Object.values(verdict.streamResets).reduce((a, b) => a + b, 0), `reported ${JSON.stringify(verdict.streamResets)}`);
   line(`max call latency ms (bound ${verdict.latencyBoundMs})`, verdict.maxLatencyMs, `${enforced("latency")} ${verdict.maxLatencyCall}`);
+  line("max call latency ms, calls to a dying instance too", verdict.maxLatencyAllMs, `reported ${verdict.maxLatencyAllCall}`);
   out.push(`rows by status: ${JSON.stringify(result.totals.rows)}; objects: ${result.totals.objects}`);
   out.push(`objects left of rows by status: ${JSON.stringify(result.totals.deletedObjectsBy)}; tasks left: ${JSON.stringify(result.totals.tasks)}`);
   out.push(`codes by call: ${JSON.stringify(codes)}`);
@@ -70,6 +71,8 @@ export function printReport(r: Report): void {
     wrongCodes: verdict.wrongCodes,
     streamResets: verdict.streamResets,
     maxLatencyMs: verdict.maxLatencyMs,
+    maxLatencyCall: verdict.maxLatencyCall,
+    maxLatencyAllMs: verdict.maxLatencyAllMs,
     latencyBoundMs: verdict.latencyBoundMs,
     recoveries: verdict.recoveries,
     enforced: r.enforce,

@@ -15,10 +15,11 @@ import { createClient } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { FilePurpose, FileService, UploadMetadataSchema, type UploadFileStreamRequest } from "../../gen/file/v1/file_service_pb.js";
 import { startBackends, type Backends } from "../support/service.js";
-import { startServiceOn, type ServiceProcess } from "../support/service-process.js";
+import { killAll, startServiceOn, type ServiceProcess } from "../support/service-process.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { noisePng, solid } from "../support/images.js";
 import { fileSpec, putUpload } from "../support/upload.js";
+import { eventually } from "../support/poll.js";
 
 let backends: Backends;
 let db: mysql.Connection;
@@ -32,13 +33,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), "fs-kill-uploads-"));
 });
 afterEach(async () => {
-  for (const { service, sessions } of instances.splice(0)) {
-    sessions.abort();
-    if (service.child.exitCode === null && service.child.signalCode === null) {
-      service.child.kill("SIGKILL");
-      await service.exited;
-    }
-  }
+  await killAll(instances);
   for (const proxy of proxies.splice(0)) {
     proxy.resume();
     await proxy.close();
@@ -75,14 +70,6 @@ type Row = { id: string; status: string; processing_status: string; processing_d
 const rowsOf = async (owner: string) =>
   (await db.query("SELECT id, status, processing_status, processing_due_at FROM files WHERE owner_id = ? ORDER BY id", [owner]))[0] as Row[];
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const s3 = () => new S3Client({ region: "us-east-1", endpoint: backends.s3.endpoint, forcePathStyle: true });
 async function keysOf(fileIds: string[]): Promise<string[]> {
@@ -121,9 +108,9 @@ describe("SIGKILL in the middle of a call", () => {
     const hold = new Promise<void>((r) => (release = r));
     // One with its size declared (its bytes go on to S3 as they arrive), one without (a temp file first).
     const calls = [true, false].map((sized) => a.client.uploadFileStream(halfThenHold(owner, bytes, sized, hold)).catch((e: unknown) => e));
-    const pending = await until(() => rowsOf(owner), (rows) => rows.length === 2 && rows.every((r) => r.status === "pending"));
+    const pending = await eventually(() => rowsOf(owner), (rows) => rows.length === 2 && rows.every((r) => r.status === "pending"), 20_000);
     expect(pending.map((r) => r.status)).toEqual(["pending", "pending"]);
-    const tempFiles = await until(() => readdir(tmp), (names) => names.length > 0);
+    const tempFiles = await eventually(() => readdir(tmp), (names) => names.length > 0, 20_000);
     expect(tempFiles.length).toBeGreaterThan(0);
 
     await kill(a.service);
@@ -134,9 +121,9 @@ describe("SIGKILL in the middle of a call", () => {
     const b = await startInstance();
     expect(await readdir(tmp)).toEqual([]); // the dead process's temp files: cleared at start
     const ids = pending.map((r) => r.id);
-    const ended = await until(() => rowsOf(owner), (rows) => rows.every((r) => r.status === "expired"));
+    const ended = await eventually(() => rowsOf(owner), (rows) => rows.every((r) => r.status === "expired"), 20_000);
     expect(ended.map((r) => r.status)).toEqual(["expired", "expired"]);
-    expect(await until(() => keysOf(ids), (keys) => keys.length === 0)).toEqual([]);
+    expect(await eventually(() => keysOf(ids), (keys) => keys.length === 0, 20_000)).toEqual([]);
     // Not half a file: the id answers as expired.
     const { file } = await b.client.getFile({ ownerId: owner, fileId: ids[0]! });
     expect(file?.id).toBe(ids[0]);
@@ -183,7 +170,7 @@ describe("SIGKILL in the middle of a call", () => {
     }
     const retried = await b.client.confirmUpload({ ownerId: owner, fileIds: ids });
     expect(retried.failures).toEqual([]);
-    const done = await until(() => rowsOf(owner), (rows) => rows.every((r) => r.processing_status === "completed"));
+    const done = await eventually(() => rowsOf(owner), (rows) => rows.every((r) => r.processing_status === "completed"), 20_000);
     expect(done.map((r) => [r.status, r.processing_status])).toEqual(ids.map(() => ["uploaded", "completed"]));
   });
 });

@@ -9,6 +9,7 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/g
 import { startBackends, type Backends } from "../support/service.js";
 import { startServiceOn, type ServiceProcess } from "../support/service-process.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+import { eventually } from "../support/poll.js";
 
 let backends: Backends;
 let proxy: TcpProxy;
@@ -69,14 +70,6 @@ async function readiness(httpUrl: string) {
   return { status: res.status, body: (await res.json()) as { status: string; dependencies: Record<string, { ok: boolean }> } };
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("health follows the database", () => {
   it("goes NOT_SERVING when MySQL vanishes and SERVING when it returns: Check, Watch and /readyz", async () => {

@@ -6,10 +6,11 @@ import { createClient } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { FileService, ProcessingStatus } from "../../gen/file/v1/file_service_pb.js";
 import { startBackends, type Backends } from "../support/service.js";
-import { startServiceOn, type ServiceProcess } from "../support/service-process.js";
+import { killAll, startServiceOn, type ServiceProcess } from "../support/service-process.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { solid } from "../support/images.js";
 import { fileSpec, putUpload } from "../support/upload.js";
+import { eventually } from "../support/poll.js";
 
 let backends: Backends;
 let db: mysql.Connection;
@@ -20,13 +21,7 @@ beforeAll(async () => {
   db = await mysql.createConnection(backends.db.url);
 });
 afterEach(async () => {
-  for (const { service, sessions } of instances.splice(0)) {
-    sessions.abort();
-    if (service.child.exitCode === null && service.child.signalCode === null) {
-      service.child.kill("SIGKILL");
-      await service.exited;
-    }
-  }
+  await killAll(instances);
 });
 afterAll(async () => {
   await db?.end();
@@ -62,15 +57,6 @@ async function processingRows(ids: readonly string[]) {
   return rows as Array<{ id: string; status: string; attempts: number; lockedBy: string | null }>;
 }
 
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** How many "processed" log lines each instance wrote per file id. */
 function processedBy(service: ServiceProcess): string[] {
@@ -89,12 +75,12 @@ describe("two instances on one database", () => {
       ...(await uploadAndConfirm(one.client, "twice-owner", 10, 1)),
       ...(await uploadAndConfirm(two.client, "twice-owner", 10, 2)),
     ];
-    const rows = await until(() => processingRows(ids), (r) => r.every((row) => row.status === "completed"));
+    const rows = await eventually(() => processingRows(ids), (r) => r.every((row) => row.status === "completed"), 30_000);
     expect(rows).toHaveLength(20);
     expect(rows.every((row) => row.attempts === 1)).toBe(true);
 
     // A row is committed before its worker writes the log line, and the line crosses a pipe.
-    await until(async () => [...processedBy(one.service), ...processedBy(two.service)], (all) => all.length >= ids.length, 5_000);
+    await eventually(async () => [...processedBy(one.service), ...processedBy(two.service)], (all) => all.length >= ids.length, 5_000);
     const byOne = processedBy(one.service);
     const byTwo = processedBy(two.service);
     expect([...byOne, ...byTwo].sort()).toEqual([...ids].sort()); // each file once, no file twice
@@ -124,7 +110,7 @@ describe("a worker killed mid-job", () => {
     const front = await startInstance({ PROCESSING_CONCURRENCY: "0" });
     proxy.pause();
     const [id] = await uploadAndConfirm(front.client, "killed-owner", 1, 3);
-    const claimed = await until(() => processingRows([id!]), (r) => r[0]?.status === "processing");
+    const claimed = await eventually(() => processingRows([id!]), (r) => r[0]?.status === "processing", 30_000);
     expect(claimed[0]!.lockedBy).toContain(`-${stalled.service.child.pid}-`);
 
     stalled.service.child.kill("SIGKILL");
@@ -132,11 +118,11 @@ describe("a worker killed mid-job", () => {
     proxy.resume();
 
     const rescuer = await startInstance({});
-    const done = await until(() => processingRows([id!]), (r) => r[0]?.status === "completed", 20_000);
+    const done = await eventually(() => processingRows([id!]), (r) => r[0]?.status === "completed", 20_000);
     expect(done[0]!.attempts).toBe(2); // A's claim, then the rescuer's
     expect(done[0]!.lockedBy).toBeNull();
     // The row is committed before the worker writes its log line, and the line crosses a pipe.
-    expect(await until(async () => processedBy(rescuer.service), (lines) => lines.length > 0, 5_000)).toEqual([id]);
+    expect(await eventually(async () => processedBy(rescuer.service), (lines) => lines.length > 0, 5_000)).toEqual([id]);
     const { file } = await rescuer.client.getFile({ ownerId: "killed-owner", fileId: id! });
     expect(file?.variants.map((v) => v.name)).toEqual(["large", "thumb"]);
   });

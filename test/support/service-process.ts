@@ -19,6 +19,17 @@ export interface ServiceProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Ends what a test started: each client's sessions, then each process still running (SIGKILL: nothing to wait for). */
+export async function killAll(instances: Array<{ service: ServiceProcess; sessions: { abort(): void } }>): Promise<void> {
+  for (const { service, sessions } of instances.splice(0)) {
+    sessions.abort();
+    if (service.child.exitCode === null && service.child.signalCode === null) {
+      service.child.kill("SIGKILL");
+      await service.exited;
+    }
+  }
+}
+
 /**
  * `root`: the checkout whose src/main.ts runs (default this one; benchmarks compare another tree).
  * `nodeArgs`: what node runs instead, e.g. a compiled build (`["dist/src/main.js"]`).
