@@ -1,8 +1,8 @@
 // An example value in protobuf JSON (the form Connect JSON carries) for any
 // message, made from its descriptor alone: lowerCamelCase names, enum names as
 // strings, 64-bit integers as strings, bytes as base64, well-known types in
-// their JSON forms. One member of each oneof; every other field is set, so a
-// reader sees the whole shape.
+// their JSON forms. One member of each oneof; every other field is set (but a
+// page token), so a reader sees the whole shape.
 import { createHash } from "node:crypto";
 import { ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 
@@ -17,11 +17,15 @@ export function exampleMessage(message: DescMessage, path: readonly string[] = [
   for (const field of message.fields) {
     // Only the first member of a oneof: a message carries one at a time.
     if (field.oneof !== undefined && field.oneof.fields[0] !== field) continue;
+    if (leftOut(field)) continue;
     const value = fieldExample(field, [...path, message.typeName]);
     if (value !== undefined) json[field.jsonName] = value;
   }
   return json;
 }
+
+/** A page token comes from a previous response: a first request has none, and a made-up one is refused. */
+export const leftOut = (field: DescField) => field.name === "page_token" || field.name.endsWith("_page_token");
 
 function fieldExample(field: DescField, path: readonly string[]): JsonValue | undefined {
   const value = valueExample(field, path);
