@@ -2,7 +2,7 @@
 // proto file its services (each RPC with its types, streaming kind and an
 // example request), its messages (a field table each) and its enums.
 import { ScalarType, type DescEnum, type DescField, type DescFile, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { exampleMessage } from "./example-json.js";
+import { exampleMessage, type GivenStrings } from "./example-json.js";
 import {
   anchor,
   commentCell,
@@ -19,6 +19,8 @@ export interface DocumentOptions {
   baseUrl: string;
   /** Extra headers the curl examples send, e.g. `Authorization: Bearer $TOKEN`. */
   headers: readonly string[];
+  /** Example strings by field name, e.g. the owner a sample token acts for. */
+  exampleStrings: GivenStrings;
 }
 
 export function renderDocument(files: readonly DescFile[], options: DocumentOptions): string {
@@ -100,7 +102,7 @@ function methodSection(method: DescMethod, typeRef: TypeRef, options: DocumentOp
       ],
     ),
   );
-  const example = JSON.stringify(exampleMessage(method.input), null, 2);
+  const example = JSON.stringify(exampleMessage(method.input, options.exampleStrings), null, 2);
   if (method.methodKind === "unary") {
     const curl = [
       `curl -X POST ${options.baseUrl}${path}`,

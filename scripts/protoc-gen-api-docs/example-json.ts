@@ -9,8 +9,11 @@ import { ScalarType, type DescField, type DescMessage, type JsonObject, type Jso
 const SAMPLE_BYTES = Buffer.from("example");
 const SAMPLE_TIME = "2026-01-01T12:00:00Z";
 
+/** Example strings by field name (plugin option `example=owner_id:demo`): they win over the conventions below. */
+export type GivenStrings = Readonly<Record<string, string>>;
+
 /** The example request (or any message) as a JSON object. */
-export function exampleMessage(message: DescMessage, path: readonly string[] = []): JsonObject {
+export function exampleMessage(message: DescMessage, given: GivenStrings = {}, path: readonly string[] = []): JsonObject {
   const wkt = wellKnownExample(message);
   if (wkt !== undefined) return wkt as JsonObject;
   const json: JsonObject = {};
@@ -18,7 +21,7 @@ export function exampleMessage(message: DescMessage, path: readonly string[] = [
     // Only the first member of a oneof: a message carries one at a time.
     if (field.oneof !== undefined && field.oneof.fields[0] !== field) continue;
     if (leftOut(field)) continue;
-    const value = fieldExample(field, [...path, message.typeName]);
+    const value = fieldExample(field, given, [...path, message.typeName]);
     if (value !== undefined) json[field.jsonName] = value;
   }
   return json;
@@ -27,26 +30,26 @@ export function exampleMessage(message: DescMessage, path: readonly string[] = [
 /** A page token comes from a previous response: a first request has none, and a made-up one is refused. */
 export const leftOut = (field: DescField) => field.name === "page_token" || field.name.endsWith("_page_token");
 
-function fieldExample(field: DescField, path: readonly string[]): JsonValue | undefined {
-  const value = valueExample(field, path);
+function fieldExample(field: DescField, given: GivenStrings, path: readonly string[]): JsonValue | undefined {
+  const value = valueExample(field, given, path);
   if (value === undefined) return undefined;
   if (field.fieldKind === "list") return [value];
   // Map keys are always strings in JSON, whatever their scalar type.
-  if (field.fieldKind === "map") return { [String(scalarExample(field.mapKey, "key"))]: value };
+  if (field.fieldKind === "map") return { [String(scalarExample(field.mapKey, "key", given))]: value };
   return value;
 }
 
 /** One value of the field: the field itself, or one element of a list or map. */
-function valueExample(field: DescField, path: readonly string[]): JsonValue | undefined {
-  if (field.message) return nestedExample(field.message, path);
+function valueExample(field: DescField, given: GivenStrings, path: readonly string[]): JsonValue | undefined {
+  if (field.message) return nestedExample(field.message, given, path);
   if (field.enum) return enumExample(field.enum);
-  return scalarExample(field.scalar!, field.name);
+  return scalarExample(field.scalar!, field.name, given);
 }
 
 /** A nested message, left out when it would recurse into a message already on the path. */
-function nestedExample(message: DescMessage, path: readonly string[]): JsonValue | undefined {
+function nestedExample(message: DescMessage, given: GivenStrings, path: readonly string[]): JsonValue | undefined {
   if (path.includes(message.typeName)) return undefined;
-  return exampleMessage(message, path);
+  return exampleMessage(message, given, path);
 }
 
 /** The first value that is not the zero value (which reads as "not set"), by name. */
@@ -60,10 +63,10 @@ function enumExample(desc: { typeName: string; values: readonly { name: string; 
  * A scalar by type; strings by a few naming conventions first, so an example
  * reads like a real request (an id is a UUID, an md5 is the base64 of an MD5).
  */
-export function scalarExample(type: ScalarType, fieldName: string): JsonValue {
+function scalarExample(type: ScalarType, fieldName: string, given: GivenStrings): JsonValue {
   switch (type) {
     case ScalarType.STRING:
-      return stringExample(fieldName);
+      return given[fieldName] ?? stringExample(fieldName);
     case ScalarType.BYTES:
       return SAMPLE_BYTES.toString("base64");
     case ScalarType.BOOL:
@@ -121,7 +124,7 @@ function wellKnownExample(message: DescMessage): JsonValue | undefined {
   // Wrappers (google.protobuf.Int64Value, ...) are their value's JSON.
   if (message.typeName.startsWith("google.protobuf.") && message.typeName.endsWith("Value")) {
     const value = message.fields[0];
-    if (value?.fieldKind === "scalar") return scalarExample(value.scalar, "value");
+    if (value?.fieldKind === "scalar") return scalarExample(value.scalar, "value", {});
   }
   return undefined;
 }

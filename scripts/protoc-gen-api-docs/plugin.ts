@@ -2,6 +2,7 @@
 //   file=NAME        the output file (default api.md)
 //   base_url=URL     where the curl examples send their requests (default http://localhost:8080)
 //   header=H: V      a header every curl example sends (repeatable), e.g. `Authorization: Bearer $TOKEN`
+//   example=F:TEXT   the example string of every field named F (repeatable), e.g. `owner_id:demo`
 import { create, createFileRegistry, protoInt64 } from "@bufbuild/protobuf";
 import {
   CodeGeneratorResponse_Feature,
@@ -15,6 +16,7 @@ import { renderDocument, type DocumentOptions } from "./document.js";
 interface Options extends DocumentOptions {
   file: string;
   headers: string[];
+  exampleStrings: Record<string, string>;
 }
 
 export const protocGenApiDocs: Plugin = {
@@ -37,7 +39,7 @@ export const protocGenApiDocs: Plugin = {
 };
 
 function parseOptions(parameter: string): Options {
-  const options: Options = { file: "api.md", baseUrl: "http://localhost:8080", headers: [] };
+  const options: Options = { file: "api.md", baseUrl: "http://localhost:8080", headers: [], exampleStrings: {} };
   for (const pair of parameter.split(",").filter((p) => p !== "")) {
     const at = pair.indexOf("=");
     const key = at < 0 ? pair : pair.slice(0, at);
@@ -45,7 +47,12 @@ function parseOptions(parameter: string): Options {
     if (key === "file" && value) options.file = value;
     else if (key === "base_url" && value) options.baseUrl = value.replace(/\/+$/, "");
     else if (key === "header" && value.includes(":")) options.headers.push(value);
-    else throw new Error(`unknown or empty option "${pair}": use file=NAME, base_url=URL or header=NAME: VALUE`);
+    else if (key === "example" && value.includes(":")) {
+      const colon = value.indexOf(":");
+      options.exampleStrings[value.slice(0, colon)] = value.slice(colon + 1);
+    } else {
+      throw new Error(`unknown or empty option "${pair}": use file=NAME, base_url=URL, header=NAME: VALUE or example=FIELD:TEXT`);
+    }
   }
   return options;
 }
