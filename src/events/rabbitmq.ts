@@ -55,6 +55,10 @@ export function connectRabbit(options: RabbitOptions): RabbitLink {
       // The service starts whether or not the broker answers; events wait in the outbox.
       waitForConnect: false,
       async setup(connection: ChannelModel) {
+        // The recovering model listens to this connection only once setup is done: a broker
+        // that closes it meanwhile ("Unexpected close") would be an uncaught 'error' event.
+        // Setup then fails and recovery tries again; afterwards the model re-emits errors (below).
+        connection.on("error", () => undefined);
         const channel = await connection.createConfirmChannel();
         channel.on("error", (err: Error) => log.warn({ err }, "event broker channel failed"));
         channel.on("close", () => {
