@@ -54,7 +54,8 @@ export function judge(
   const describe = (c: CallRecord | undefined) => {
     if (c === undefined) return "";
     const faults = overlapping(c).map((w) => (w.instance === undefined ? w.kind : `${w.kind} of ${w.instance}`));
-    return `${c.rpc}@${c.instance} (${c.code}) during ${faults.join(", ") || "no fault"}`;
+    const said = c.message ? `: ${c.message.slice(0, 120)}` : "";
+    return `${c.rpc}@${c.instance} (${c.code}${said}) during ${faults.join(", ") || "no fault"}`;
   };
   const latency = (c: CallRecord | undefined) => (c === undefined ? 0 : c.endMs - c.startMs);
   const onDyingInstance = (c: CallRecord) => overlapping(c).some((w) => w.instance !== undefined && w.instance === c.instance);

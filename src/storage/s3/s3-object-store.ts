@@ -184,6 +184,8 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
         }
         return;
       }
+      // Tried again only while the bound leaves room: a stalled S3 answers within it, not twice it.
+      const retryUntil = Date.now() + requestTimeoutMs - STREAM_PUT_RETRY_DELAY_MS;
       for (let attempt = 1; ; attempt++) {
         // Failures to open or read the caller's file are the caller's, thrown as they are.
         // The stream owns the handle: it closes it when done or destroyed.
@@ -193,7 +195,7 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
           return;
         } catch (error) {
           if (error instanceof SourceFileError) throw error.cause;
-          if (attempt >= STREAM_PUT_ATTEMPTS || !isTransient(error)) throw putFailure(error);
+          if (attempt >= STREAM_PUT_ATTEMPTS || !isTransient(error) || Date.now() >= retryUntil) throw putFailure(error);
         }
         await sleep(STREAM_PUT_RETRY_DELAY_MS);
       }
