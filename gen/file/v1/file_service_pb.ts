@@ -1476,7 +1476,8 @@ export const FileEventTypeSchema: GenEnum<FileEventType> = /*@__PURE__*/
 /**
  * FileService manages the life of a file: PENDING -> UPLOADED -> DELETED, or
  * PENDING -> EXPIRED when the upload never completes, or UPLOADED ->
- * QUARANTINED when a malware scan finds something.
+ * QUARANTINED when a malware scan finds something, or UPLOADED -> MISSING when
+ * reconciliation finds its bytes gone from the store.
  *
  * Callers are either a backend service (gRPC over mutual TLS, identified by its
  * client certificate) acting for the `owner_id` it passes, or a user (Connect or
