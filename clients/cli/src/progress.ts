@@ -4,9 +4,13 @@ import { MultiBar, Presets, type SingleBar } from "cli-progress";
 import { formatBytes } from "./report.js";
 
 export class UploadBars {
-  private readonly multi = new MultiBar(
+  // cli-progress still prints the final bars on stop() when stderr is not a
+  // terminal: on a pipe there is no MultiBar at all.
+  private readonly multi = !process.stderr.isTTY ? undefined : new MultiBar(
     {
-      format: " {bar} {percentage}% | {size} | {name} {state}",
+      // Short enough for 80 columns with a long path at the end (cli-progress cuts lines at the terminal's width).
+      format: " {bar} {percentage}% {size}  {state}  {name}",
+      barsize: 20,
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
@@ -16,16 +20,13 @@ export class UploadBars {
     Presets.shades_classic,
   );
   private readonly bars = new Map<number, SingleBar>();
-  private readonly width: number;
-
-  constructor(names: readonly string[]) {
-    this.width = Math.max(...names.map((n) => n.length));
-  }
+  private stopped = false;
 
   /** Sets file `index`'s bar, creating it on first use. */
   update(index: number, name: string, loaded: number, total: number, state = ""): void {
+    if (this.multi === undefined) return;
     let bar = this.bars.get(index);
-    const payload = { name: name.padEnd(this.width), size: formatBytes(total).padStart(9), state };
+    const payload = { name, size: formatBytes(total).padStart(9), state: state.padEnd(6) };
     if (bar === undefined) {
       bar = this.multi.create(Math.max(total, 1), 0, payload);
       this.bars.set(index, bar);
@@ -33,7 +34,10 @@ export class UploadBars {
     bar.update(Math.min(loaded, total), payload);
   }
 
+  /** Draws the bars' final state once. */
   stop(): void {
-    this.multi.stop();
+    if (this.stopped) return;
+    this.stopped = true;
+    this.multi?.stop();
   }
 }

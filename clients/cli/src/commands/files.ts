@@ -19,7 +19,8 @@ export function registerFileCommands(program: Command): void {
     .description("list the owner's files, newest first (deleted and expired ones only with --status)")
     .addOption(new Option("--status <status>", "only files in this state").choices(Object.keys(STATUSES)))
     .option("--limit <n>", "at most this many", "50")
-    .action(async (options: { status?: string; limit: string }, command: Command) => {
+    .option("-q, --quiet", "ids only, one a line (for scripts)")
+    .action(async (options: { status?: string; limit: string; quiet?: boolean }, command: Command) => {
       const limit = positive(options.limit, "--limit");
       await withClient(command, async ({ client, owner }) => {
         const files: File[] = [];
@@ -34,6 +35,7 @@ export function registerFileCommands(program: Command): void {
           files.push(...page.files);
           pageToken = page.nextPageToken;
         } while (pageToken !== "" && files.length < limit);
+        if (options.quiet) return void process.stdout.write(files.map((f) => `${f.id}\n`).join(""));
         const rows = files.map((f) => [f.id, f.filename, formatBytes(f.sizeBytes), enumWord(FileStatus, f.status), f.variants.map((v) => v.name).join(","), created(f)]);
         process.stdout.write(`${table(["id", "name", "size", "status", "variants", "created"], rows)}\n`);
       });

@@ -50,7 +50,7 @@ export function registerUploadCommand(program: Command): void {
       const concurrency = Number(options.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a positive integer, not ${options.concurrency}`);
       const rows = await withClient(command, async ({ client, owner }) => {
-        const bars = new UploadBars(files);
+        const bars = new UploadBars();
         try {
           if (options.stream) {
             return await mapBounded(files, concurrency, async (path, index): Promise<Row> => {
