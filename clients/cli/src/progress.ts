@@ -15,12 +15,20 @@ export class UploadBars {
       clearOnComplete: false,
       stopOnComplete: false,
       autopadding: true,
-      formatValue: (value, _options, type) => (type === "percentage" ? String(value).padStart(3) : String(value)),
     },
     Presets.shades_classic,
   );
   private readonly bars = new Map<number, SingleBar>();
   private stopped = false;
+  // Ctrl-C mid-upload: give the terminal its cursor and line wrapping back (the bars hide both), then exit as interrupted.
+  private readonly interrupted = () => {
+    this.stop();
+    process.exit(130);
+  };
+
+  constructor() {
+    if (this.multi !== undefined) process.once("SIGINT", this.interrupted);
+  }
 
   /** Sets file `index`'s bar, creating it on first use. */
   update(index: number, name: string, loaded: number, total: number, state = ""): void {
@@ -38,6 +46,7 @@ export class UploadBars {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    process.off("SIGINT", this.interrupted);
     this.multi?.stop();
   }
 }

@@ -35,6 +35,13 @@ function refused(error: ConnectError): boolean {
   return false;
 }
 
+/** A flag's value as a positive integer, or a UsageError naming the flag. */
+export function positiveInteger(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, not ${value}`);
+  return n;
+}
+
 export function formatBytes(bytes: number | bigint): string {
   const n = Number(bytes);
   if (n < 1024) return `${n} B`;

@@ -122,12 +122,14 @@ export async function uploadFiles(
     for (const failure of answer.failures) {
       const index = indexOf.get(failure.fileId)!;
       failures.push({ index, name: prepared[index]!.name, fileId: failure.fileId, stage: "confirm", code: failure.code, reason: failure.reason });
-      report(index, { fileId: failure.fileId, phase: "failed", loaded: 0, total: prepared[index]!.sizeBytes });
+      const total = prepared[index]!.sizeBytes;
+      report(index, { fileId: failure.fileId, phase: "failed", loaded: total, total });
     }
   }
-  for (const [id, file] of confirmed) {
+  for (const id of confirmed.keys()) {
     const index = indexOf.get(id)!;
-    report(index, { fileId: id, phase: "confirmed", loaded: file.sizeBytes > 0n ? Number(file.sizeBytes) : 0, total: prepared[index]!.sizeBytes });
+    const total = prepared[index]!.sizeBytes;
+    report(index, { fileId: id, phase: "confirmed", loaded: total, total });
   }
 
   return {

@@ -5,7 +5,7 @@ import { Option, type Command } from "commander";
 import { FileSchema, FileStatus, mapBounded, type File } from "@file-service/client";
 import { ConnectError } from "@connectrpc/connect";
 import { withClient } from "../connection.js";
-import { describeError, enumWord, formatBytes, table, UsageError } from "../report.js";
+import { describeError, enumWord, formatBytes, positiveInteger, table } from "../report.js";
 
 const STATUSES = Object.fromEntries(
   Object.entries(FileStatus)
@@ -21,7 +21,7 @@ export function registerFileCommands(program: Command): void {
     .option("--limit <n>", "at most this many", "50")
     .option("-q, --quiet", "ids only, one a line (for scripts)")
     .action(async (options: { status?: string; limit: string; quiet?: boolean }, command: Command) => {
-      const limit = positive(options.limit, "--limit");
+      const limit = positiveInteger(options.limit, "--limit");
       await withClient(command, async ({ client, owner }) => {
         const files: File[] = [];
         let pageToken = "";
@@ -60,7 +60,7 @@ export function registerFileCommands(program: Command): void {
     .option("--attachment", "Content-Disposition: attachment (download) instead of inline")
     .option("--expires <seconds>", "how long the URL works (default: the service's, 15 minutes)")
     .action(async (id: string, options: { variant: string; attachment?: boolean; expires?: string }, command: Command) => {
-      const expirySeconds = options.expires === undefined ? undefined : positive(options.expires, "--expires");
+      const expirySeconds = options.expires === undefined ? undefined : positiveInteger(options.expires, "--expires");
       await withClient(command, async ({ client, owner }) => {
         const [url] = await client.downloadUrls(owner, [id], {
           variant: options.variant,
@@ -98,10 +98,4 @@ export function registerFileCommands(program: Command): void {
 
 function created(file: File): string {
   return file.createdAt === undefined ? "" : timestampDate(file.createdAt).toISOString().replace(/\.\d+Z$/, "Z");
-}
-
-function positive(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, not ${value}`);
-  return n;
 }

@@ -3,12 +3,12 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
-import { ConfirmFailureCode, FilePurpose, FileStatus, ProcessingStatus, isImageFilename, mapBounded, type File } from "@file-service/client";
+import { ConfirmFailureCode, FilePurpose, FileStatus, ProcessingStatus, isImageFilename, mapBounded, type File, type FileClient } from "@file-service/client";
 import { ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { withClient } from "../connection.js";
 import { UploadBars } from "../progress.js";
-import { describeError, enumWord, formatBytes, table, UsageError } from "../report.js";
+import { describeError, enumWord, formatBytes, positiveInteger, table, UsageError } from "../report.js";
 
 const PURPOSES = Object.fromEntries(
   Object.entries(FilePurpose)
@@ -47,46 +47,12 @@ export function registerUploadCommand(program: Command): void {
     .action(async (paths: string[], options: UploadOptions, command: Command) => {
       const files = await expand(paths);
       const purpose = options.purpose === undefined ? undefined : PURPOSES[options.purpose];
-      const concurrency = Number(options.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a positive integer, not ${options.concurrency}`);
+      const concurrency = positiveInteger(options.concurrency, "--concurrency");
       const rows = await withClient(command, async ({ client, owner }) => {
         const bars = new UploadBars();
         try {
-          if (options.stream) {
-            return await mapBounded(files, concurrency, async (path, index): Promise<Row> => {
-              const size = (await stat(path)).size;
-              try {
-                const file = await client.uploadStream(owner, path, {
-                  ...(purpose !== undefined ? { purpose } : {}),
-                  onProgress: (loaded) => bars.update(index, path, loaded, size),
-                });
-                bars.update(index, path, size, size, "done");
-                return { name: path, size, file };
-              } catch (e) {
-                if (!(e instanceof ConnectError)) throw e;
-                bars.update(index, path, 0, size, "failed");
-                return { name: path, size, failure: describeError(e), failureCode: codeToString(e.code).replaceAll("_", "-") };
-              }
-            });
-          }
-          const result = await client.uploadFiles(owner, files, {
-            ...(purpose !== undefined ? { purpose } : {}),
-            concurrency,
-            onProgress: (p) => bars.update(p.index, p.name, p.loaded, p.total, p.phase === "failed" ? "failed" : p.phase === "confirmed" ? "done" : ""),
-          });
-          bars.stop();
-          let byId = new Map(result.files.map((f) => [f.id, f]));
-          if (options.wait && byId.size > 0) byId = await client.waitForProcessing(owner, [...byId.keys()], { timeoutMs: 60_000 });
-          const failures = new Map(result.failures.map((f) => [f.index, f]));
-          return result.inputs.map((input, index): Row => {
-            const failure = failures.get(index);
-            if (failure !== undefined) {
-              const code = failure.code !== undefined ? enumWord(ConfirmFailureCode, failure.code) : failure.httpStatus !== undefined ? `http-${failure.httpStatus}` : "network";
-              return { name: input.name, id: failure.fileId, size: input.sizeBytes, failure: `${failure.stage === "put" ? "PUT" : "ConfirmUpload"}: ${failure.reason}`, failureCode: code };
-            }
-            const file = byId.get(result.fileIds[index]!);
-            return { name: input.name, size: input.sizeBytes, ...(file !== undefined ? { file } : {}) };
-          });
+          const settings = { files, concurrency, bars, ...(purpose !== undefined ? { purpose } : {}) };
+          return options.stream ? await streamed(client, owner, settings) : await presigned(client, owner, settings, options.wait);
         } finally {
           bars.stop();
         }
@@ -94,6 +60,56 @@ export function registerUploadCommand(program: Command): void {
       process.stdout.write(`${summary(rows)}\n`);
       if (rows.some((r) => r.failure !== undefined)) process.exitCode = 1;
     });
+}
+
+interface Settings {
+  files: string[];
+  concurrency: number;
+  bars: UploadBars;
+  purpose?: FilePurpose;
+}
+
+/** Presigned PUTs (uploadFiles), then, unless told not to, the wait for each file's variants. */
+async function presigned(client: FileClient, owner: string, { files, concurrency, bars, purpose }: Settings, wait: boolean): Promise<Row[]> {
+  const result = await client.uploadFiles(owner, files, {
+    ...(purpose !== undefined ? { purpose } : {}),
+    concurrency,
+    onProgress: (p) => bars.update(p.index, p.name, p.loaded, p.total, p.phase === "failed" ? "failed" : p.phase === "confirmed" ? "done" : ""),
+  });
+  bars.stop();
+  const byId = new Map(result.files.map((f) => [f.id, f]));
+  if (wait && byId.size > 0) {
+    for (const [id, file] of await client.waitForProcessing(owner, [...byId.keys()], { timeoutMs: 60_000 })) byId.set(id, file);
+  }
+  const failures = new Map(result.failures.map((f) => [f.index, f]));
+  return result.inputs.map((input, index): Row => {
+    const failure = failures.get(index);
+    if (failure === undefined) {
+      const file = byId.get(result.fileIds[index]!);
+      return { name: input.name, size: input.sizeBytes, ...(file !== undefined ? { file } : {}) };
+    }
+    const code = failure.code !== undefined ? enumWord(ConfirmFailureCode, failure.code) : failure.httpStatus !== undefined ? `http-${failure.httpStatus}` : "network";
+    return { name: input.name, id: failure.fileId, size: input.sizeBytes, failure: `${failure.stage === "put" ? "PUT" : "ConfirmUpload"}: ${failure.reason}`, failureCode: code };
+  });
+}
+
+/** Each file through the service (UploadFileStream): answered with its variants made; a refusal is that file's row. */
+async function streamed(client: FileClient, owner: string, { files, concurrency, bars, purpose }: Settings): Promise<Row[]> {
+  return mapBounded(files, concurrency, async (path, index): Promise<Row> => {
+    const size = (await stat(path)).size;
+    try {
+      const file = await client.uploadStream(owner, path, {
+        ...(purpose !== undefined ? { purpose } : {}),
+        onProgress: (loaded) => bars.update(index, path, loaded, size),
+      });
+      bars.update(index, path, size, size, "done");
+      return { name: path, size, file };
+    } catch (e) {
+      if (!(e instanceof ConnectError)) throw e;
+      bars.update(index, path, 0, size, "failed");
+      return { name: path, size, failure: describeError(e), failureCode: codeToString(e.code).replaceAll("_", "-") };
+    }
+  });
 }
 
 /** Files as given, directories as the images inside them (recursively, sorted). */
