@@ -77,8 +77,8 @@ describe("npx file-service", () => {
     for (const name of ["pictures/beach.jpg", "pictures/forest.png", "pictures/more/sunset.webp"]) {
       expect(screen).toMatch(new RegExp(`█{20} 100% +[\\d.]+ (B|KiB)  done    ${name.replaceAll(".", "\\.")}`));
     }
-    expect(stdout).toContain("\u001b[2A"); // drawn in place: the cursor goes back up over the three bars
     expect(screen).toContain("3 of 3 uploaded");
+    expect(stdout.lastIndexOf("\u001b[?25h")).toBeGreaterThan(stdout.lastIndexOf("\u001b[?25l")); // the cursor is shown again
 
     // The README's first command, as printed, in a terminal.
     const first = readmeBlock("command-line", "sh").split("\n")[0]!;
