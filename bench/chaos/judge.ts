@@ -8,8 +8,11 @@ import type { CallRecord } from "./record.js";
 export const INVARIANTS = ["orphans", "unqueued", "expired", "deleted-objects", "lost", "temp-files", "partial-batches", "codes", "latency"] as const;
 export type Invariant = (typeof INVARIANTS)[number];
 
-/** What the current main holds; tighten with --enforce as the lifecycle lands (issue 11). */
-export const DEFAULT_ENFORCED: readonly Invariant[] = ["unqueued", "expired", "lost", "partial-batches", "codes"];
+/**
+ * What the lifecycle holds (issue 11): everything but the latency bound, which is per dependency
+ * operation and which a call of several operations can exceed under load (reported, see README).
+ */
+export const DEFAULT_ENFORCED: readonly Invariant[] = ["orphans", "unqueued", "expired", "deleted-objects", "lost", "temp-files", "partial-batches", "codes"];
 
 const FAULT_CODES = new Set(["unavailable", "deadline_exceeded"]);
 const RESET_MESSAGE = /^(http\/2 stream closed with error code|Stream closed with error code)|ECONNRESET/;
