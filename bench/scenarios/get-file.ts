@@ -23,6 +23,7 @@ import { grpcLoad, type LoadResult, type LoadSpec } from "../lib/load.js";
 import { loadServiceEnv, printProfileWindow, startStack } from "../lib/stack.js";
 import { startBaselineService, type BaselineService } from "../lib/baseline-tree.js";
 import { cpuSeconds, startScript, type ScriptProcess } from "../peers/process.js";
+import { measureGetFileLayers } from "../lib/get-file-layers.js";
 import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 
 const FILES = SMOKE ? 50 : 1000;
@@ -122,8 +123,20 @@ try {
   const service = samples.get("GetFile (service)");
   const health = samples.get("Health/Check (service)");
   if (service && health) extra["GetFile (service) / Health/Check (service), goal >= 0.60x"] = `${(median(service) / median(health)).toFixed(2)}x`;
-  const naive = samples.get("GetFile (connect-fastify, no interceptors)");
+  const NAIVE = "GetFile (connect-fastify, no interceptors)";
+  const naive = samples.get(NAIVE);
   if (service && naive) extra["GetFile (service) / naive GetFile (connect-fastify)"] = `${(median(service) / median(naive)).toFixed(2)}x`;
+  // Server CPU per call against the naive GetFile, round by round (each round runs both), goal <= +15%.
+  const serviceCpu = details.get("GetFile (service)")?.map((r) => r.serverCpuUsPerCall);
+  const naiveCpu = details.get(NAIVE)?.map((r) => r.serverCpuUsPerCall);
+  if (serviceCpu && naiveCpu && serviceCpu.length === naiveCpu.length) {
+    const extraCpu = serviceCpu.map((us, i) => (us / naiveCpu[i]! - 1) * 100);
+    const pct = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}%`;
+    extra["GetFile (service) server CPU per call vs naive GetFile, goal <= +15% (median, min, max of rounds)"] =
+      `${pct(median(extraCpu))} (${pct(Math.min(...extraCpu))}, ${pct(Math.max(...extraCpu))})`;
+  }
+  // What each of our layers costs a call, in process (bench/lib/get-file-layers.ts).
+  extra["our layers on GetFile, in process, µs per call"] = await measureGetFileLayers(SMOKE ? 2_000 : 50_000);
   await report(
     summarize(
       {
