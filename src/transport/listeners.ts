@@ -182,6 +182,10 @@ function connectOptions(options: ListenerOptions, log: Logger) {
  * event is no use here: Node emits it only once the stream closes, which an
  * unread request body prevents (Go's HTTP/2 client, as in `buf curl`, then
  * waited forever for a WINDOW_UPDATE after one stream window of data).
+ *
+ * connect-node 2.3 resets every RPC's stream the same way itself; this hook
+ * also covers the routes that are not RPCs (e.g. a refused PUT to /objects on
+ * an HTTP/2 public listener).
  */
 function resetUnreadRequestStreams(app: Listener): void {
   app.addHook("onRequest", (req, _reply, done) => {
