@@ -22,7 +22,7 @@ import { alternate, median, report, SMOKE, summarize, type Variant } from "../li
 import { grpcLoad, type LoadResult, type LoadSpec } from "../lib/load.js";
 import { loadServiceEnv, printProfileWindow, startStack } from "../lib/stack.js";
 import { startBaselineService, type BaselineService } from "../lib/baseline-tree.js";
-import { cpuSeconds, startScript, type ScriptProcess } from "../peers/process.js";
+import { cpuSeconds, mainThreadCpuSeconds, startScript, type ScriptProcess } from "../peers/process.js";
 import { measureGetFileLayers } from "../lib/get-file-layers.js";
 import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 
@@ -84,23 +84,24 @@ try {
     const after = await Promise.all(pids.map(cpuSeconds));
     pids.forEach((pid, i) => idleCpuPerSecond.set(pid, (after[i]! - before[i]!) / (IDLE_MS / 1000)));
   };
-  const details = new Map<string, Array<LoadResult & { serverCpuUsPerCall: number; netServerCpuUsPerCall: number; cpu: number; callsServed: number; pid: number }>>();
+  const details = new Map<string, Array<LoadResult & { serverCpuUsPerCall: number; mainThreadCpuUsPerCall: number; netServerCpuUsPerCall: number; cpu: number; callsServed: number; pid: number }>>();
   const variant = (name: string, port: number, pid: number, call: LoadSpec["calls"][number]): Variant & { pid: number } => ({
     name,
     pid,
     async run() {
-      const cpuBefore = await cpuSeconds(pid);
+      const [cpuBefore, mainBefore] = await Promise.all([cpuSeconds(pid), mainThreadCpuSeconds(pid)]);
       const result = await grpcLoad(
         { target: `127.0.0.1:${port}`, channels: CHANNELS, inFlight: IN_FLIGHT, durationMs: DURATION_MS, warmupMs: WARMUP_MS, calls: [call] },
         pki,
       );
       const cpu = (await cpuSeconds(pid)) - cpuBefore;
+      const mainCpu = (await mainThreadCpuSeconds(pid)) - mainBefore;
       printProfileWindow(name, spawnedAt, DURATION_MS);
       // The server also worked through the warm-up, at about the same rate.
       const callsServed = (result.perSecond * (DURATION_MS + WARMUP_MS)) / 1000;
       const list = details.get(name) ?? [];
       // The net figure once the idle rate is known (measured after the rounds, when nothing is compiling or seeding).
-      list.push({ ...result, serverCpuUsPerCall: (cpu / callsServed) * 1e6, netServerCpuUsPerCall: NaN, cpu, callsServed, pid });
+      list.push({ ...result, serverCpuUsPerCall: (cpu / callsServed) * 1e6, mainThreadCpuUsPerCall: (mainCpu / callsServed) * 1e6, netServerCpuUsPerCall: NaN, cpu, callsServed, pid });
       details.set(name, list);
       return result.perSecond;
     },
@@ -138,6 +139,7 @@ try {
   for (const [name, list] of details) {
     extra[`${name}: p50 / p99 ms (medians)`] = `${median(list.map((r) => r.p50Ms)).toFixed(1)} / ${median(list.map((r) => r.p99Ms)).toFixed(1)}`;
     extra[`${name}: server CPU µs per call (median)`] = Math.round(median(list.map((r) => r.serverCpuUsPerCall)));
+    extra[`${name}: server CPU µs per call on the main thread (median)`] = Math.round(median(list.map((r) => r.mainThreadCpuUsPerCall)));
     extra[`${name}: server CPU µs per call net of its idle CPU (median)`] = Math.round(median(list.map((r) => r.netServerCpuUsPerCall)));
     extra[`${name}: client CPU µs per call (median)`] = Math.round(median(list.map((r) => r.clientCpuUsPerCall)));
   }
@@ -149,7 +151,7 @@ try {
   if (service && naive) extra["GetFile (service) / naive GetFile (connect-fastify)"] = `${(median(service) / median(naive)).toFixed(2)}x`;
   // Server CPU per call against the naive GetFile, round by round (each round runs both), goal <= +15%.
   const pct = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}%`;
-  for (const [label, field] of [["", "serverCpuUsPerCall"], [" net of idle CPU", "netServerCpuUsPerCall"]] as const) {
+  for (const [label, field] of [["", "serverCpuUsPerCall"], [" on the main thread", "mainThreadCpuUsPerCall"], [" net of idle CPU", "netServerCpuUsPerCall"]] as const) {
     const serviceCpu = details.get("GetFile (service)")?.map((r) => r[field]);
     const naiveCpu = details.get(NAIVE)?.map((r) => r[field]);
     if (!serviceCpu || !naiveCpu || serviceCpu.length !== naiveCpu.length) continue;
