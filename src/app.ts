@@ -161,7 +161,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     registerReflection(router, [file_file_v1_file_service, file_grpc_health_v1_health]);
   };
   const telemetryFor = (transport: "internal" | "public"): Interceptor =>
-    rpcTelemetry({ ...telemetry, transport });
+    rpcTelemetry({ ...telemetry, transport, activateContext: tracing.exporting });
 
   const internal = await createInternalListener({
     routes: internalRoutes,

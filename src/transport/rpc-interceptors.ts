@@ -3,6 +3,7 @@ import { Code, type Interceptor } from "@connectrpc/connect";
 import { toConnectError } from "./rpc-errors.js";
 import { describePrincipal, kPrincipal } from "../auth/principal.js";
 import type { Logger } from "../observability/logger.js";
+import { kRpcTraceId } from "../observability/rpc-telemetry.js";
 
 /**
  * Maps errors (see rpc-errors.ts) and writes one log line per RPC, when it
@@ -18,6 +19,8 @@ export function rpcBoundary(log: Logger): Interceptor {
       {
         rpc: rpcName(req),
         code,
+        // Set by rpcTelemetry (outside this boundary); the logger's mixin gives the same id when the span is active.
+        traceId: req.contextValues.get(kRpcTraceId),
         ms: Math.round((performance.now() - started) * 10) / 10,
         principal: describePrincipal(req.contextValues.get(kPrincipal)),
         protocol: req.header.get("content-type"),
@@ -26,7 +29,8 @@ export function rpcBoundary(log: Logger): Interceptor {
     );
   };
   const failed = (req: AnyRequest, started: number, e: unknown) => {
-    const error = toConnectError(e, log, rpcName(req));
+    const traceId = req.contextValues.get(kRpcTraceId);
+    const error = toConnectError(e, traceId === undefined ? log : log.child({ traceId }), rpcName(req));
     line(req, started, Code[error.code]);
     return error;
   };
