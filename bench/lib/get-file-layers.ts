@@ -86,7 +86,7 @@ export async function measureGetFileLayers(calls = 50_000): Promise<Record<strin
   } as unknown as UnaryResponse;
   const answered = Promise.resolve(response);
   const next = () => answered;
-  const withTelemetry = rpcTelemetry({ ...telemetry, transport: "internal" })(next as never);
+  const withTelemetry = rpcTelemetry({ ...telemetry, transport: "internal", activateContext: tracing.exporting })(next as never);
   const withBoundary = rpcBoundary(log)(next as never);
 
   // The gate sees the connection's verified certificate.
