@@ -56,7 +56,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
 
   const metrics = createMetrics();
   const tracing = createTracing({ serviceName: "file-service", otlpEndpoint: config.otlpEndpoint });
-  const telemetry = { tracer: tracing.tracer, metrics };
+  const telemetry = { tracer: tracing.tracer, metrics, traced: tracing.exporting };
   const objects = instrumentObjectStore(backends.objects, telemetry);
   metrics.trackFileCounts(() => backends.files.countByStatus());
   // With Redis, GetFile/BatchGetFiles read through it and every write invalidates;
@@ -166,7 +166,7 @@ export async function createApp(config: Config, backends: Backends, log: Logger)
     registerReflection(router, [file_file_v1_file_service, file_grpc_health_v1_health]);
   };
   const telemetryFor = (transport: "internal" | "public"): Interceptor =>
-    rpcTelemetry({ ...telemetry, transport });
+    rpcTelemetry({ ...telemetry, transport, activateContext: tracing.exporting });
 
   const internal = await createInternalListener({
     routes: internalRoutes,

@@ -2,6 +2,7 @@
 // S3 server in its own process, a PKI, and the service started from its real
 // entry point in its own process.
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import type { Http2SessionManager } from "@connectrpc/connect-node";
 import { FileService } from "../../gen/file/v1/file_service_pb.js";
@@ -24,7 +25,7 @@ export interface Stack {
 export async function startStack(env: Record<string, string> = {}, backends?: Backends): Promise<Stack> {
   const own = backends === undefined;
   const b = backends ?? (await startBackends());
-  const { service, grpcPort, grpcUrl, httpUrl, grpcTransport } = await startServiceOn(b, { LOG_LEVEL: "warn", ...env });
+  const { service, grpcPort, grpcUrl, httpUrl, grpcTransport } = await startServiceOn(b, { LOG_LEVEL: "warn", ...env }, { nodeArgs: serviceNodeArgs() });
   const sessions: Http2SessionManager[] = [];
   const pid = service.child.pid!;
   return {
@@ -76,4 +77,12 @@ export function printProfileWindow(name: string, spawnedAt: number, durationMs: 
   if (!process.env.BENCH_CPU_PROF) return;
   const end = (performance.now() - spawnedAt) / 1000;
   process.stdout.write(`${name}: PROFILE_FROM_S=${(end - durationMs / 1000).toFixed(1)} PROFILE_TO_S=${end.toFixed(1)}\n`);
+}
+
+/**
+ * BENCH_SERVICE_BUILD=1: the service runs from the production bundle (`npm run build` first), as
+ * `npm run start:prod` and the Docker image run it; otherwise from src/ through tsx, as `npm start`.
+ */
+export function serviceNodeArgs(): string[] | undefined {
+  return process.env.BENCH_SERVICE_BUILD === "1" ? [join(import.meta.dirname, "../../dist/main.mjs")] : undefined;
 }

@@ -57,17 +57,19 @@ if (process.env.PROFILE_FROM_S !== undefined) {
 }
 const window = new Set(best);
 
+// This checkout's root (the profile's URLs name files under it).
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const pkgOf = (url: string) => {
   if (url === "") return "(native/vm)";
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) return m[1]!;
   if (url.startsWith("node:")) return "node:" + url.slice(5).split("/")[0];
-  const src = /\/work\/main\/(src|gen|bench)\//.exec(url);
+  const src = new RegExp(`^file://${ROOT}/(src|gen|bench)/`).exec(url);
   return src ? `(our ${src[1]})` : url;
 };
 const label = (n: Node) => {
   const { functionName, url, lineNumber } = n.callFrame;
-  const short = url.replace(/^.*node_modules\//, "").replace(/^file:\/\/\/work\/main\//, "");
+  const short = url.replace(/^.*node_modules\//, "").replace(`file://${ROOT}/`, "");
   return `${functionName || "(anonymous)"} ${short}${url ? `:${lineNumber + 1}` : ""}`;
 };
 

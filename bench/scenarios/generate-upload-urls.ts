@@ -20,6 +20,7 @@ import { grpcLoad, type LoadResult } from "../lib/load.js";
 import { loadServiceEnv, printProfileWindow, startStack } from "../lib/stack.js";
 import { startBaselineService, type BaselineService } from "../lib/baseline-tree.js";
 import { cpuSeconds } from "../peers/process.js";
+import { measureGenerateUploadLayers } from "../lib/generate-upload-layers.js";
 import type { CeilingSpec } from "../peers/mysql-insert-ceiling.js";
 
 const FILES_PER_CALL = 10;
@@ -120,6 +121,8 @@ try {
     if (server.length > 0) extra[`${name}: service CPU µs per call (median)`] = Math.round(median(server));
     extra[`${name}: client CPU µs per call (median)`] = Math.round(median(list.map((r) => r.clientCpuUsPerCall)));
   }
+  // What each step of the call costs, in process (bench/lib/generate-upload-layers.ts).
+  extra["steps of one call (10 files), in process, µs"] = await measureGenerateUploadLayers(SMOKE ? 50 : 5_000);
   await report(
     summarize(
       {

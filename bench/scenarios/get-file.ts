@@ -22,7 +22,8 @@ import { alternate, median, report, SMOKE, summarize, type Variant } from "../li
 import { grpcLoad, type LoadResult, type LoadSpec } from "../lib/load.js";
 import { loadServiceEnv, printProfileWindow, startStack } from "../lib/stack.js";
 import { startBaselineService, type BaselineService } from "../lib/baseline-tree.js";
-import { cpuSeconds, startScript, type ScriptProcess } from "../peers/process.js";
+import { cpuSeconds, mainThreadCpuSeconds, startScript, type ScriptProcess } from "../peers/process.js";
+import { measureGetFileLayers } from "../lib/get-file-layers.js";
 import { createMysqlFileRepository } from "../../src/db/mysql/mysql-file-repository.js";
 
 const FILES = SMOKE ? 50 : 1000;
@@ -31,6 +32,7 @@ const IN_FLIGHT = 64;
 const CHANNELS = 4;
 const DURATION_MS = SMOKE ? 300 : Number(process.env.BENCH_DURATION_MS ?? 4000);
 const WARMUP_MS = SMOKE ? 200 : 1000;
+const IDLE_MS = SMOKE ? 500 : 5000;
 
 const serviceEnv = loadServiceEnv();
 const spawnedAt = performance.now();
@@ -72,21 +74,34 @@ try {
   const servicePid = stack.service.child.pid!;
   const peerPid = peer.child.pid!;
 
-  const details = new Map<string, Array<LoadResult & { serverCpuUsPerCall: number }>>();
-  const variant = (name: string, port: number, pid: number, call: LoadSpec["calls"][number]): Variant => ({
+  // CPU each server process spends with no calls at all, per second (the service's timers: task and
+  // health polls, metrics collectors; about 10-15 ms a second). Per call it weighs more the fewer
+  // calls a busy machine lets through, so per-call figures are also given net of it.
+  const idleCpuPerSecond = new Map<number, number>();
+  const measureIdle = async (pids: number[]) => {
+    const before = await Promise.all(pids.map(cpuSeconds));
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+    const after = await Promise.all(pids.map(cpuSeconds));
+    pids.forEach((pid, i) => idleCpuPerSecond.set(pid, (after[i]! - before[i]!) / (IDLE_MS / 1000)));
+  };
+  const details = new Map<string, Array<LoadResult & { serverCpuUsPerCall: number; mainThreadCpuUsPerCall: number; netServerCpuUsPerCall: number; cpu: number; callsServed: number; pid: number }>>();
+  const variant = (name: string, port: number, pid: number, call: LoadSpec["calls"][number]): Variant & { pid: number } => ({
     name,
+    pid,
     async run() {
-      const cpuBefore = await cpuSeconds(pid);
+      const [cpuBefore, mainBefore] = await Promise.all([cpuSeconds(pid), mainThreadCpuSeconds(pid)]);
       const result = await grpcLoad(
         { target: `127.0.0.1:${port}`, channels: CHANNELS, inFlight: IN_FLIGHT, durationMs: DURATION_MS, warmupMs: WARMUP_MS, calls: [call] },
         pki,
       );
       const cpu = (await cpuSeconds(pid)) - cpuBefore;
+      const mainCpu = (await mainThreadCpuSeconds(pid)) - mainBefore;
       printProfileWindow(name, spawnedAt, DURATION_MS);
       // The server also worked through the warm-up, at about the same rate.
       const callsServed = (result.perSecond * (DURATION_MS + WARMUP_MS)) / 1000;
       const list = details.get(name) ?? [];
-      list.push({ ...result, serverCpuUsPerCall: (cpu / callsServed) * 1e6 });
+      // The net figure once the idle rate is known (measured after the rounds, when nothing is compiling or seeding).
+      list.push({ ...result, serverCpuUsPerCall: (cpu / callsServed) * 1e6, mainThreadCpuUsPerCall: (mainCpu / callsServed) * 1e6, netServerCpuUsPerCall: NaN, cpu, callsServed, pid });
       details.set(name, list);
       return result.perSecond;
     },
@@ -113,17 +128,42 @@ try {
   ].filter((v) => !process.env.BENCH_ONLY || v.name.includes(process.env.BENCH_ONLY));
 
   const samples = await alternate(variants);
+  await measureIdle([...new Set(variants.map((v) => v.pid))]);
+  for (const list of details.values()) {
+    for (const r of list) {
+      const idle = (idleCpuPerSecond.get(r.pid) ?? 0) * ((DURATION_MS + WARMUP_MS) / 1000);
+      r.netServerCpuUsPerCall = ((r.cpu - idle) / r.callsServed) * 1e6;
+    }
+  }
   const extra: Record<string, unknown> = { "files seeded (3 variants each)": FILES, "in flight": IN_FLIGHT, channels: CHANNELS, "duration per sample (ms)": DURATION_MS };
   for (const [name, list] of details) {
     extra[`${name}: p50 / p99 ms (medians)`] = `${median(list.map((r) => r.p50Ms)).toFixed(1)} / ${median(list.map((r) => r.p99Ms)).toFixed(1)}`;
     extra[`${name}: server CPU µs per call (median)`] = Math.round(median(list.map((r) => r.serverCpuUsPerCall)));
+    extra[`${name}: server CPU µs per call on the main thread (median)`] = Math.round(median(list.map((r) => r.mainThreadCpuUsPerCall)));
+    extra[`${name}: server CPU µs per call net of its idle CPU (median)`] = Math.round(median(list.map((r) => r.netServerCpuUsPerCall)));
     extra[`${name}: client CPU µs per call (median)`] = Math.round(median(list.map((r) => r.clientCpuUsPerCall)));
   }
   const service = samples.get("GetFile (service)");
   const health = samples.get("Health/Check (service)");
   if (service && health) extra["GetFile (service) / Health/Check (service), goal >= 0.60x"] = `${(median(service) / median(health)).toFixed(2)}x`;
-  const naive = samples.get("GetFile (connect-fastify, no interceptors)");
+  const NAIVE = "GetFile (connect-fastify, no interceptors)";
+  const naive = samples.get(NAIVE);
   if (service && naive) extra["GetFile (service) / naive GetFile (connect-fastify)"] = `${(median(service) / median(naive)).toFixed(2)}x`;
+  // Server CPU per call against the naive GetFile, round by round (each round runs both), goal <= +15%.
+  const pct = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}%`;
+  for (const [label, field] of [["", "serverCpuUsPerCall"], [" on the main thread", "mainThreadCpuUsPerCall"], [" net of idle CPU", "netServerCpuUsPerCall"]] as const) {
+    const serviceCpu = details.get("GetFile (service)")?.map((r) => r[field]);
+    const naiveCpu = details.get(NAIVE)?.map((r) => r[field]);
+    if (!serviceCpu || !naiveCpu || serviceCpu.length !== naiveCpu.length) continue;
+    const extraCpu = serviceCpu.map((us, i) => (us / naiveCpu[i]! - 1) * 100);
+    extra[`GetFile (service) server CPU per call${label} vs naive GetFile, goal <= +15% (median, min, max of rounds)`] =
+      `${pct(median(extraCpu))} (${pct(Math.min(...extraCpu))}, ${pct(Math.max(...extraCpu))})`;
+  }
+  extra["idle CPU per second, ms: service / naive GetFile"] = [stack.service.child.pid!, connectPeers[0]!.child.pid!].map((pid) =>
+    Math.round((idleCpuPerSecond.get(pid) ?? 0) * 10_000) / 10,
+  );
+  // What each of our layers costs a call, in process (bench/lib/get-file-layers.ts).
+  extra["our layers on GetFile, in process, µs per call"] = await measureGetFileLayers(SMOKE ? 2_000 : 50_000);
   await report(
     summarize(
       {

@@ -4,7 +4,7 @@
 // store's methods used by its HTTP routes) stay reachable, untouched. Methods
 // are invoked on the original object, so they may be called detached
 // (`const { head } = store`) and may rely on `this` (class private fields too).
-import { SpanKind, SpanStatusCode, type Attributes, type Tracer } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
 import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Dependency, Metrics, Outcome } from "./metrics.js";
@@ -12,6 +12,12 @@ import { wrapMethods } from "../shared/wrap-methods.js";
 
 export interface DependencyTelemetry {
   tracer: Tracer;
+  /**
+   * Whether spans are exported (Tracing.exporting). When they are not, no span is
+   * made per call: a child of the RPC's span would only carry the RPC's trace id,
+   * which log lines already read from the RPC's span. Default true.
+   */
+  traced?: boolean;
   metrics: Pick<Metrics, "dependencyDuration">;
   /** Span attribute naming the implementation, e.g. "mysql", "sqlite" (db.system) or "s3", "local". */
   system?: string;
@@ -114,26 +120,27 @@ function instrument<T extends object>(
     const attributes: Attributes = { [naming.operationAttribute]: name, ...operation.attributes };
     if (t.system !== undefined) attributes[naming.systemAttribute] = t.system;
     const spanName = `${naming.spanPrefix}.${name}`;
-    return (...args: unknown[]) =>
-      t.tracer.startActiveSpan(spanName, { kind: operation.kind, attributes }, async (span) => {
-        const started = performance.now();
-        let outcome: Outcome = "ok";
-        try {
-          return await original.apply(target, args);
-        } catch (error) {
-          outcome = "error";
-          // The type only: a driver's message can quote the statement and its parameters (user data).
-          span.setAttribute("error.type", errorType(error));
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          throw error;
-        } finally {
-          span.end();
-          t.metrics.dependencyDuration.observe(
-            { dependency: naming.dependency, operation: name, outcome },
-            (performance.now() - started) / 1000,
-          );
-        }
-      });
+    const labels = { ok: { dependency: naming.dependency, operation: name, outcome: "ok" as Outcome }, error: { dependency: naming.dependency, operation: name, outcome: "error" as Outcome } };
+    /** The call, timed; its failure marks the span, if any. */
+    const timed = async (args: unknown[], span?: Span) => {
+      const started = performance.now();
+      let outcome: Outcome = "ok";
+      try {
+        return await original.apply(target, args);
+      } catch (error) {
+        outcome = "error";
+        // The type only: a driver's message can quote the statement and its parameters (user data).
+        span?.setAttribute("error.type", errorType(error));
+        span?.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span?.end();
+        t.metrics.dependencyDuration.observe(labels[outcome], (performance.now() - started) / 1000);
+      }
+    };
+    // Without an exporter, the histogram alone: about 2 µs a call less (bench/lib/get-file-layers.ts).
+    if (t.traced === false) return (...args: unknown[]) => timed(args);
+    return (...args: unknown[]) => t.tracer.startActiveSpan(spanName, { kind: operation.kind, attributes }, (span) => timed(args, span));
   });
 }
 

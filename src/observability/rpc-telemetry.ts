@@ -5,7 +5,7 @@
 // and runs the boundary's log line inside the span (so the line can carry the
 // trace id). Calls refused by the request gate never reach interceptors, so
 // they are neither traced nor counted here.
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
 import {
   context,
   propagation,
@@ -13,7 +13,9 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Context,
+  type Span,
   type TextMapGetter,
   type Tracer,
 } from "@opentelemetry/api";
@@ -24,7 +26,18 @@ export interface RpcTelemetryOptions {
   tracer: Tracer;
   metrics: Pick<Metrics, "rpcRequests" | "rpcDuration">;
   transport: Transport;
+  /**
+   * Whether the RPC's span is made the active context of its handler (Tracing.exporting: child
+   * spans then nest under it, and every log line inside the RPC carries its trace id). Without
+   * an exporter nothing reads child spans, and making the context active costs about 28 µs a
+   * GetFile (an alternated run, bench/NOTES.md): the trace id then reaches the RPC's own log
+   * lines through kRpcTraceId only. Default true.
+   */
+  activateContext?: boolean;
 }
+
+/** The trace id of the RPC (its span's), for the error boundary's log lines. */
+export const kRpcTraceId = createContextKey<string | undefined>(undefined, { description: "rpc trace id" });
 
 const headerGetter: TextMapGetter<Headers> = {
   get: (headers, key) => headers.get(key) ?? undefined,
@@ -51,64 +64,93 @@ export function codeLabel(code: Code | undefined): string {
 
 export function rpcTelemetry(options: RpcTelemetryOptions): Interceptor {
   const { tracer, metrics, transport } = options;
+  const activate = options.activateContext ?? true;
+  // What stays the same for every call of a method, made on its first call.
+  const methods = new WeakMap<object, MethodTelemetry>();
+  const methodOf = (req: AnyRequest): MethodTelemetry => {
+    let m = methods.get(req.method);
+    if (m === undefined) {
+      const name = `${req.service.typeName}/${req.method.name}`;
+      const attributes = (system: string) => ({
+        "rpc.system": system,
+        "rpc.service": req.service.typeName,
+        "rpc.method": req.method.name,
+        "file_service.transport": transport,
+      });
+      m = { name, grpc: attributes("grpc"), connect: attributes("connect_rpc") };
+      methods.set(req.method, m);
+    }
+    return m;
+  };
+
+  /** Ends the RPC's span and counts it, once. */
+  const finish = (call: Call, error?: unknown) => {
+    if (call.finished) return;
+    call.finished = true;
+    const { span, req, grpc } = call;
+    // A caller that left or ran out of time got neither "ok" nor the failure
+    // that followed (e.g. a write to the closed stream).
+    const code = req.signal.aborted
+      ? ConnectError.from(req.signal.reason, Code.Canceled).code
+      : error === undefined
+        ? undefined
+        : wireCode(error);
+    const label = codeLabel(code);
+    if (grpc) span.setAttribute("rpc.grpc.status_code", code ?? 0);
+    else if (code !== undefined) span.setAttribute("rpc.connect_rpc.error_code", label);
+    if (code !== undefined && SERVER_FAULTS.has(code)) {
+      // The type only, as for dependencies; the boundary's log line has the cause.
+      if (error !== undefined && !(error instanceof ConnectError)) span.setAttribute("error.type", errorType(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: label });
+    }
+    span.end();
+    const labels = { method: call.method, code: label, transport };
+    metrics.rpcRequests.inc(labels);
+    metrics.rpcDuration.observe(labels, (performance.now() - call.started) / 1000);
+  };
+
   return (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
+    const method = methodOf(req);
     const grpc = req.header.get("content-type")?.startsWith("application/grpc") ?? false;
     const parent = propagation.extract(ROOT_CONTEXT, req.header, headerGetter);
-    const span = tracer.startSpan(
-      method,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          "rpc.system": grpc ? "grpc" : "connect_rpc",
-          "rpc.service": req.service.typeName,
-          "rpc.method": req.method.name,
-          "file_service.transport": transport,
-        },
-      },
-      parent,
-    );
-    const active = trace.setSpan(parent, span);
-    const started = performance.now();
-    let finished = false;
-
-    const finish = (error?: unknown) => {
-      if (finished) return;
-      finished = true;
-      // A caller that left or ran out of time got neither "ok" nor the failure
-      // that followed (e.g. a write to the closed stream).
-      const code = req.signal.aborted
-        ? ConnectError.from(req.signal.reason, Code.Canceled).code
-        : error === undefined
-          ? undefined
-          : wireCode(error);
-      const label = codeLabel(code);
-      if (grpc) span.setAttribute("rpc.grpc.status_code", code ?? 0);
-      else if (code !== undefined) span.setAttribute("rpc.connect_rpc.error_code", label);
-      if (code !== undefined && SERVER_FAULTS.has(code)) {
-        // The type only, as for dependencies; the boundary's log line has the cause.
-        if (error !== undefined && !(error instanceof ConnectError)) span.setAttribute("error.type", errorType(error));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: label });
-      }
-      span.end();
-      const labels = { method, code: label, transport };
-      metrics.rpcRequests.inc(labels);
-      metrics.rpcDuration.observe(labels, (performance.now() - started) / 1000);
-    };
+    const span = tracer.startSpan(method.name, { kind: SpanKind.SERVER, attributes: grpc ? method.grpc : method.connect }, parent);
+    req.contextValues.set(kRpcTraceId, span.spanContext().traceId);
+    const active = activate ? trace.setSpan(parent, span) : undefined;
+    const call: Call = { span, req, grpc, method: method.name, started: performance.now(), finished: false };
 
     let res;
     try {
-      res = await context.with(active, () => next(req));
+      res = await (active === undefined ? next(req) : context.with(active, next, undefined, req));
     } catch (e) {
-      finish(e);
+      finish(call, e);
       throw e;
     }
     if (!res.stream) {
-      finish();
+      finish(call);
       return res;
     }
-    return { ...res, message: traceStream(res.message, active, finish) };
+    return { ...res, message: traceStream(res.message, active, (error?: unknown) => finish(call, error)) };
   };
+}
+
+type AnyRequest = Parameters<Parameters<Interceptor>[0]>[0];
+
+interface MethodTelemetry {
+  /** "file.v1.FileService/GetFile": the span's name and the metrics' method label. */
+  name: string;
+  /** The span's attributes for gRPC and for Connect/gRPC-Web calls (the SDK copies them). */
+  grpc: Attributes;
+  connect: Attributes;
+}
+
+/** One RPC in flight. */
+interface Call {
+  span: Span;
+  req: AnyRequest;
+  grpc: boolean;
+  method: string;
+  started: number;
+  finished: boolean;
 }
 
 /**
@@ -118,14 +160,14 @@ export function rpcTelemetry(options: RpcTelemetryOptions): Interceptor {
  */
 async function* traceStream<T>(
   messages: AsyncIterable<T>,
-  active: Context,
+  active: Context | undefined,
   finish: (error?: unknown) => void,
 ): AsyncGenerator<T, void, undefined> {
   const iterator = messages[Symbol.asyncIterator]();
   let ended = false;
   try {
     for (;;) {
-      const result = await context.with(active, () => iterator.next());
+      const result = await (active === undefined ? iterator.next() : context.with(active, () => iterator.next()));
       if (result.done === true) break;
       yield result.value;
     }
@@ -139,7 +181,7 @@ async function* traceStream<T>(
     if (!ended) {
       // The consumer stopped early (e.g. the client went away).
       finish(new ConnectError("response stream abandoned", Code.Canceled));
-      await context.with(active, () => iterator.return?.());
+      await (active === undefined ? iterator.return?.() : context.with(active, () => iterator.return?.()));
     }
   }
 }

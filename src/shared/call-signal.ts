@@ -14,8 +14,9 @@ export interface CallScope {
 
 const current = new AsyncLocalStorage<CallScope | undefined>();
 
-export function withCall<T>(scope: CallScope, run: () => T): T {
-  return current.run(scope, run);
+/** Runs `run(...args)` inside the call's scope (arguments rather than a closure: one per RPC is one too many). */
+export function withCall<A extends unknown[], T>(scope: CallScope, run: (...args: A) => T, ...args: A): T {
+  return current.run(scope, run, ...args);
 }
 
 /** Runs `run` outside any call: no caller's end stops it. */

@@ -1,9 +1,10 @@
 // Cross-cutting behaviour of every RPC, on both listeners.
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { withCall } from "../shared/call-signal.js";
+import { withCall, type CallScope } from "../shared/call-signal.js";
 import { toConnectError } from "./rpc-errors.js";
 import { describePrincipal, kPrincipal } from "../auth/principal.js";
 import type { Logger } from "../observability/logger.js";
+import { kRpcTraceId } from "../observability/rpc-telemetry.js";
 
 /**
  * Maps errors (see rpc-errors.ts) and writes one log line per RPC, when it
@@ -13,38 +14,52 @@ import type { Logger } from "../observability/logger.js";
  * stop waiting when the caller's deadline passes or the caller goes away.
  */
 export function rpcBoundary(log: Logger): Interceptor {
+  // Per RPC only what it needs: no closures, and below the level (LOG_LEVEL=warn)
+  // the line's fields are not even gathered.
+  const line = (req: AnyRequest, started: number, code: string) => {
+    if (!log.isLevelEnabled("info")) return;
+    log.info(
+      {
+        rpc: rpcName(req),
+        code,
+        // Set by rpcTelemetry (outside this boundary); the logger's mixin gives the same id when the span is active.
+        traceId: req.contextValues.get(kRpcTraceId),
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        principal: describePrincipal(req.contextValues.get(kPrincipal)),
+        protocol: req.header.get("content-type"),
+      },
+      "rpc",
+    );
+  };
+  const failed = (req: AnyRequest, started: number, e: unknown) => {
+    const traceId = req.contextValues.get(kRpcTraceId);
+    const error = toConnectError(e, traceId === undefined ? log : log.child({ traceId }), rpcName(req));
+    line(req, started, Code[error.code]);
+    return error;
+  };
   return (next) => async (req) => {
-    const rpc = `${req.service.typeName}/${req.method.name}`;
     const started = performance.now();
-    const done = (code: string) =>
-      log.info(
-        {
-          rpc,
-          code,
-          ms: Math.round((performance.now() - started) * 10) / 10,
-          principal: describePrincipal(req.contextValues.get(kPrincipal)),
-          protocol: req.header.get("content-type"),
-        },
-        "rpc",
-      );
-    const failed = (e: unknown) => {
-      const error = toConnectError(e, log, rpc);
-      done(Code[error.code]);
-      return error;
-    };
     let res;
     try {
-      const signal = req.signal;
-      res = await withCall({ signal, why: () => (isDeadline(signal.reason) ? "deadline" : "cancelled") }, () => next(req));
+      res = await withCall(new RpcScope(req.signal), next, req);
     } catch (e) {
-      throw failed(e);
+      throw failed(req, started, e);
     }
     if (!res.stream) {
-      done("ok");
+      line(req, started, "ok");
       return res;
     }
-    return { ...res, message: mapStreamErrors(res.message, failed, () => done("ok")) };
+    return {
+      ...res,
+      message: mapStreamErrors(res.message, (e) => failed(req, started, e), () => line(req, started, "ok")),
+    };
   };
+}
+
+type AnyRequest = Parameters<Parameters<Interceptor>[0]>[0];
+
+function rpcName(req: AnyRequest): string {
+  return `${req.service.typeName}/${req.method.name}`;
 }
 
 async function* mapStreamErrors<T>(messages: AsyncIterable<T>, failed: (e: unknown) => Error, ended: () => void): AsyncGenerator<T> {
@@ -56,7 +71,11 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, failed: (e: unkno
   ended();
 }
 
-/** connect aborts a call's signal with DeadlineExceeded when the caller's deadline (grpc-timeout, connect-timeout-ms) passes. */
-function isDeadline(reason: unknown): boolean {
-  return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded;
+/** The call's scope: connect aborts its signal with DeadlineExceeded when the caller's deadline (grpc-timeout, connect-timeout-ms) passes. */
+class RpcScope implements CallScope {
+  constructor(readonly signal: AbortSignal) {}
+  why(): "deadline" | "cancelled" {
+    const reason: unknown = this.signal.reason;
+    return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded ? "deadline" : "cancelled";
+  }
 }

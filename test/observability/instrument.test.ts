@@ -148,6 +148,24 @@ describe("instrumentRepository over MySQL", () => {
     expect(await observations({ dependency: "database", operation: "ping", outcome: "ok" })).toBe(0);
   });
 
+  it("without an exporter (traced: false) makes no spans but still observes each call and its outcome", async () => {
+    const repo = instrumentRepository(mysqlRepository(database.url), { ...telemetry("mysql"), traced: false });
+    const failing = instrumentRepository(mysqlRepository(`mysql://root@${UNREACHABLE}/none`), { ...telemetry("mysql"), traced: false });
+    const owner = `owner-${randomUUID()}`;
+    const record = newRecord(owner);
+
+    await underParent(async () => {
+      await repo.insertPending([record]);
+      expect(await repo.findByIds(owner, [record.id])).toMatchObject([{ id: record.id, status: "pending" }]);
+      await expect(failing.ping()).rejects.toBeInstanceOf(DependencyUnavailableError);
+    });
+
+    expect((await spans()).map((s) => s.name)).toEqual(["parent"]);
+    expect(await observations({ dependency: "database", operation: "insertPending", outcome: "ok" })).toBe(1);
+    expect(await observations({ dependency: "database", operation: "findByIds", outcome: "ok" })).toBe(1);
+    expect(await observations({ dependency: "database", operation: "ping", outcome: "error" })).toBe(1);
+  });
+
   it("leaves close() alone", async () => {
     const repo = instrumentRepository(createMysqlFileRepository(database.url, { connectionLimit: 1 }), telemetry());
     await repo.close();

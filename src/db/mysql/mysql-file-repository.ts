@@ -217,7 +217,7 @@ const joinedColumns = [
   fileVariants.objectKey,
 ] as const;
 // One row of it (mysql2 maps DATETIME to Date, BIGINT to number, ENUM to string).
-type JoinedRow = [
+export type JoinedRow = [
   ...[string, string, string, string, number, string, FileRecord["status"], string],
   ...[Date, Date | null, Date | null, FileRecord["purpose"], string | null, number | null, number | null],
   ...[string | null, FileRecord["processingStatus"], string | null],
@@ -226,7 +226,7 @@ type JoinedRow = [
 ];
 
 /** Rows of the join (ordered by file, then variant name) → records, each with its variants in that order. */
-function recordsFromJoinedRows(rows: readonly JoinedRow[]): FileRecord[] {
+export function recordsFromJoinedRows(rows: readonly JoinedRow[]): FileRecord[] {
   const records: FileRecord[] = [];
   let current: FileRecord | undefined;
   for (const row of rows) {
