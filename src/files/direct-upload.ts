@@ -16,7 +16,7 @@ import type { FilePurpose, FileRecord, ProcessingResult, ScanResult } from "../d
 import type { Scanner } from "../scanning/scanner.js";
 import type { FileRepository } from "../domain/file-repository.js";
 import type { ObjectStore } from "../storage/object-store.js";
-import { FileError, IdempotencyConflictError, ImageRejectedError } from "../domain/errors.js";
+import { DependencyUnavailableError, FileError, IdempotencyConflictError, ImageRejectedError } from "../domain/errors.js";
 import { earlierCall } from "./idempotency.js";
 import { makeVariants, type ImageSettings } from "../processing/make-variants.js";
 import { inspectImage } from "../media/inspect-image.js";
@@ -181,11 +181,12 @@ export async function storeDirectUpload(
    * Should the database refuse too, the row expires in its time and the purge
    * follows. Detached from the call: a caller who left still gets it done.
    */
-  const discard = (keys: readonly string[], { settled = true, midway = false } = {}) =>
+  const discard = (keys: readonly string[], { settled = true, midway = false, storeDown = false } = {}) =>
     detached(async () => {
       // Midway (a failure while making variants): some may be stored, unlisted.
       const all = midway ? [...new Set([...keys, ...VARIANT_NAMES.map((name) => variantKeyFor(id, name))])] : keys;
-      let gone = all.length === 0 || (await objects.delete(all).then((failed) => failed.length === 0, () => false));
+      // A store that just failed is left to the purge task rather than waited on again.
+      let gone = all.length === 0 || (!storeDown && (await objects.delete(all).then((failed) => failed.length === 0, () => false)));
       if (!settled && all.length > 0) gone = false;
       const purgeAt = new Date(deps.now().getTime() + deps.intent.settleMs);
       await files.abandonIntent(upload.ownerId, id, gone, purgeAt).catch(() => undefined);
@@ -198,7 +199,8 @@ export async function storeDirectUpload(
     // A put under way may have completed in the store just before its abort, or may still.
     const started = early?.started() ?? false;
     await early?.abort(e);
-    await discard(started ? [objectKey] : [], { settled: !started });
+    const cleaning = discard(started ? [objectKey] : [], { settled: !started, storeDown: failedOn(e, "object store") });
+    if (!failedOn(e, "database")) await cleaning; // as below
     throw e;
   }
   const stored: string[] = [];
@@ -279,7 +281,10 @@ export async function storeDirectUpload(
     const [record] = await files.findByIds(upload.ownerId, [id]);
     return record!;
   } catch (e) {
-    await discard(stored.splice(0), { settled: false, midway: true });
+    const cleaning = discard(stored.splice(0), { settled: false, midway: true, storeDown: failedOn(e, "object store") });
+    // A database that just failed would hold the answer for its bound again: the clean-up
+    // finishes in the background (detached; should the process die first, the intent expires).
+    if (!failedOn(e, "database")) await cleaning;
     // The field the caller sent, in front of what is wrong with it.
     if (e instanceof ImageRejectedError) throw new ImageRejectedError(e.reason, `data: ${e.message}`, { cause: e });
     throw e;
@@ -326,4 +331,9 @@ async function whenProcessed(record: FileRecord, upload: DirectUpload, deps: Dir
     current = latest;
   }
   return current;
+}
+
+/** Whether `error` is `dependency` failing (not the caller's input, not a bug). */
+function failedOn(error: unknown, dependency: "database" | "object store"): boolean {
+  return error instanceof DependencyUnavailableError && error.dependency === dependency;
 }
