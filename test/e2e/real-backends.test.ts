@@ -57,9 +57,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of children) {
-    if (child.exitCode !== null) continue;
-    process.kill(-child.pid!, "SIGTERM");
-    await once(child, "exit");
+    // The whole group, even when its shell is gone: the node it started can outlive it (one did).
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      // nothing left in the group
+    }
+    if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
   }
   if (dir) await rm(dir, { recursive: true, force: true });
   const admin = await mysql.createConnection({ uri: adminUrl });
