@@ -9,9 +9,10 @@ import { kRpcTraceId } from "../observability/rpc-telemetry.js";
 /**
  * Maps errors (see rpc-errors.ts) and writes one log line per RPC, when it
  * ends. A server stream fails while its messages are read, after next() has
- * returned: its messages pass through the same mapping. The handler runs
- * inside the call's scope (shared/call-signal.ts): its database and S3 calls
- * stop waiting when the caller's deadline passes or the caller goes away.
+ * returned: its messages pass through the same mapping. The handler of a call
+ * with a deadline runs inside the call's scope (shared/call-signal.ts): its
+ * database and S3 calls stop waiting when the deadline passes or the caller
+ * goes away.
  */
 export function rpcBoundary(log: Logger): Interceptor {
   // Per RPC only what it needs: no closures, and below the level (LOG_LEVEL=warn)
@@ -41,7 +42,9 @@ export function rpcBoundary(log: Logger): Interceptor {
     const started = performance.now();
     let res;
     try {
-      res = await withCall(new RpcScope(req.signal), next, req);
+      // Only a call with a deadline gets a scope: carrying it through every continuation costs
+      // about 26 µs a GetFile (BENCHMARKS.md), the price of answering at the deadline.
+      res = hasDeadline(req) ? await withCall(new RpcScope(req.signal), next, req) : await next(req);
     } catch (e) {
       throw failed(req, started, e);
     }
@@ -69,6 +72,11 @@ async function* mapStreamErrors<T>(messages: AsyncIterable<T>, failed: (e: unkno
     throw failed(e);
   }
   ended();
+}
+
+/** The caller set a deadline: gRPC and gRPC-Web send grpc-timeout, Connect connect-timeout-ms. */
+function hasDeadline(req: AnyRequest): boolean {
+  return req.header.has("grpc-timeout") || req.header.has("connect-timeout-ms");
 }
 
 /** The call's scope: connect aborts its signal with DeadlineExceeded when the caller's deadline (grpc-timeout, connect-timeout-ms) passes. */
