@@ -10,13 +10,10 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CallEndedError, DependencyUnavailableError, FileError } from "../../domain/errors.js";
-import { currentCall } from "../../shared/call-signal.js";
 import { assertPutInput, assertRange, openSourceFile } from "../input-checks.js";
 import {
   isStreamPut,
@@ -30,6 +27,7 @@ import {
   type PutStreamInput,
 } from "../object-store.js";
 import { createS3UrlPresigner, type PresignableCommand, type S3UrlPresigner } from "./sigv4-presigner.js";
+import { callBound, isNotFound, isTransient, isUnsatisfiableRange, md5FromETag, putFailure, SourceFileError, unavailable } from "./s3-answers.js";
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -57,9 +55,6 @@ const UNHOISTED_HEADERS = new Set(["x-amz-server-side-encryption"]);
 // client's maxAttempts gives Buffer bodies.
 const STREAM_PUT_ATTEMPTS = 2;
 const STREAM_PUT_RETRY_DELAY_MS = 100;
-// S3's codes for a Content-MD5 that is malformed or does not match the body: a
-// bug of the caller, not unavailability.
-const DIGEST_ERRORS = new Set(["BadDigest", "InvalidDigest"]);
 
 export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore {
   const client = createClient(options, options.endpoint);
@@ -385,67 +380,4 @@ async function presign(
     // e.g. no credentials could be resolved
     throw unavailable(error);
   }
-}
-
-/** S3's ETag is the quoted hex MD5 for single-part uploads; "<hex>-<parts>" for multipart ones. */
-function md5FromETag(etag: string | undefined): string | null {
-  const hex = etag?.replace(/^"|"$/g, "");
-  if (hex === undefined || !/^[0-9a-f]{32}$/i.test(hex)) return null;
-  return Buffer.from(hex, "hex").toString("base64");
-}
-
-// HEAD responses have no body, so a missing key surfaces as "NotFound" rather than "NoSuchKey".
-function isNotFound(error: unknown): boolean {
-  return (
-    error instanceof S3ServiceException &&
-    (error.name === "NotFound" || error.name === "NoSuchKey")
-  );
-}
-
-/** Reading the caller's file or stream failed (not the store). */
-class SourceFileError extends Error {
-  constructor(cause: unknown) {
-    super("reading the body failed", { cause });
-  }
-}
-
-function isUnsatisfiableRange(error: unknown): boolean {
-  return (
-    error instanceof S3ServiceException &&
-    (error.$metadata.httpStatusCode === 416 || error.name === "InvalidRange")
-  );
-}
-
-/** Worth another attempt: no answer at all, throttling or a server error. */
-function isTransient(error: unknown): boolean {
-  if (!(error instanceof S3ServiceException)) return true; // network, timeout
-  const status = error.$metadata.httpStatusCode;
-  return status === undefined || status === 429 || status >= 500;
-}
-
-function putFailure(error: unknown): Error {
-  if (error instanceof S3ServiceException && DIGEST_ERRORS.has(error.name)) {
-    return new Error("the object store refused the bytes: they do not match md5", { cause: error });
-  }
-  return unavailable(error);
-}
-
-// The single mapping of SDK, network and credential failures; the message is
-// fixed, so nothing from the request (credentials included) reaches callers. A
-// request the calling RPC's end aborted is that end (its deadline, say).
-function unavailable(cause: unknown): FileError {
-  const call = currentCall();
-  if (call?.signal.aborted) return new CallEndedError(call.why(), "object store");
-  return new DependencyUnavailableError("object store", cause);
-}
-
-/**
- * A request's abort signal: the calling RPC's end (see shared/call-signal.ts),
- * with `own`, and with `totalMs` a bound on the whole operation, retries
- * included (for requests whose size does not grow with the file).
- */
-function callBound(own?: AbortSignal, totalMs?: number): { abortSignal: AbortSignal } | undefined {
-  const signals = [own, currentCall()?.signal, totalMs === undefined ? undefined : AbortSignal.timeout(totalMs)].filter((s) => s !== undefined);
-  if (signals.length === 0) return undefined;
-  return { abortSignal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) };
 }
