@@ -10,8 +10,8 @@
 // turns out to be a duplicate; when the early PUT itself fails, the bytes are
 // stored from the temp file afterwards, as without a declared size.
 import { setTimeout as sleep } from "node:timers/promises";
-import { detached } from "../shared/call-signal.js";
 import { createReadStream } from "node:fs";
+import { detached } from "../shared/call-signal.js";
 import type { FilePurpose, FileRecord, ProcessingResult, ScanResult } from "../domain/file.js";
 import type { Scanner } from "../scanning/scanner.js";
 import type { FileRepository } from "../domain/file-repository.js";
@@ -191,6 +191,16 @@ export async function storeDirectUpload(
       const purgeAt = new Date(deps.now().getTime() + deps.intent.settleMs);
       await files.abandonIntent(upload.ownerId, id, gone, purgeAt).catch(() => undefined);
     });
+  /**
+   * discard() after failure `e`: a store that just failed is not asked again (the purge task
+   * will be), and a database that just failed is not waited on again: the answer would wait
+   * for its bound twice, so the clean-up finishes in the background (should the process die
+   * first, the intent expires).
+   */
+  const discardAfter = async (e: unknown, keys: readonly string[], options: { settled: boolean; midway?: boolean }) => {
+    const cleaning = discard(keys, { ...options, storeDown: failedOn(e, "object store") });
+    if (!failedOn(e, "database")) await cleaning;
+  };
   const early = declaredSize === undefined ? undefined : startEarlyPut(objects, objectKey, upload.contentType, declaredSize);
   let received;
   try {
@@ -199,8 +209,7 @@ export async function storeDirectUpload(
     // A put under way may have completed in the store just before its abort, or may still.
     const started = early?.started() ?? false;
     await early?.abort(e);
-    const cleaning = discard(started ? [objectKey] : [], { settled: !started, storeDown: failedOn(e, "object store") });
-    if (!failedOn(e, "database")) await cleaning; // as below
+    await discardAfter(e, started ? [objectKey] : [], { settled: !started });
     throw e;
   }
   const stored: string[] = [];
@@ -281,10 +290,7 @@ export async function storeDirectUpload(
     const [record] = await files.findByIds(upload.ownerId, [id]);
     return record!;
   } catch (e) {
-    const cleaning = discard(stored.splice(0), { settled: false, midway: true, storeDown: failedOn(e, "object store") });
-    // A database that just failed would hold the answer for its bound again: the clean-up
-    // finishes in the background (detached; should the process die first, the intent expires).
-    if (!failedOn(e, "database")) await cleaning;
+    await discardAfter(e, stored.splice(0), { settled: false, midway: true });
     // The field the caller sent, in front of what is wrong with it.
     if (e instanceof ImageRejectedError) throw new ImageRejectedError(e.reason, `data: ${e.message}`, { cause: e });
     throw e;
