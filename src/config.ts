@@ -47,6 +47,8 @@ const schema = z.object({
   // Every database operation and S3 request answers within its bound: a stalled dependency is Unavailable, never a hang.
   DB_QUERY_TIMEOUT_MS: int(100, 600_000, 5_000),
   S3_REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
+  // And every call as a whole: the longest the service works on it once its request is in.
+  CALL_TIMEOUT_MS: int(100, 3_600_000, 30_000),
   // Where uploads through the service wait while they arrive (the service's own folder: cleared of dead processes' files at start).
   UPLOAD_TMP_DIR: optional,
   DATABASE_URL: optional.refine((v) => v === undefined || /^mysql:\/\//.test(v), "must be a mysql:// URL"),
@@ -247,6 +249,8 @@ export interface Config {
   };
   redisUrl?: string;
   logLevel: string;
+  /** How long the service works on a unary or client-stream call once its request is in (a stream: since its last message); then Unavailable. */
+  callTimeoutMs: number;
   shutdownTimeoutMs: number;
   shutdownDrainDelayMs: number;
   healthIntervalMs: number;
@@ -362,6 +366,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
+    callTimeoutMs: e.CALL_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
     healthIntervalMs: e.HEALTH_INTERVAL_MS,

@@ -48,6 +48,7 @@ describe("loadConfig", () => {
     expect(config.jwt).toMatchObject({ kind: "keys", algorithms: ["HS256"] });
     expect(config.database).toEqual({ kind: "mysql", url: valid.DATABASE_URL, queryTimeoutMs: 5000 });
     expect(config.objects).toMatchObject({ requestTimeoutMs: 10_000 });
+    expect(config.callTimeoutMs).toBe(30_000);
     expect(config.objects).toMatchObject({ kind: "s3", bucket: "files" });
     expect(config.tls).toMatchObject({ kind: "files" });
   });
@@ -97,10 +98,12 @@ describe("loadConfig", () => {
       JWT_SECRET: "short-secret",
       S3_FORCE_PATH_STYLE: "maybe",
       UPLOAD_URL_TTL_SECONDS: "604801",
+      CALL_TIMEOUT_MS: "0",
     });
     expect(found).toContain("GRPC_PORT: must be a whole number from 0 to 65535");
     expect(found).toContain("JWT_SECRET: must be at least 32 bytes (HS256 needs a key as long as its hash)");
     expect(found).toContain("UPLOAD_URL_TTL_SECONDS: must be a whole number from 1 to 604800");
+    expect(found).toContain("CALL_TIMEOUT_MS: must be a whole number from 100 to 3600000");
     expect(found.some((p) => p.startsWith("S3_FORCE_PATH_STYLE"))).toBe(true);
     expect(found.join("\n")).not.toContain("short-secret");
   });

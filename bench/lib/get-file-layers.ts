@@ -88,6 +88,8 @@ export async function measureGetFileLayers(calls = 50_000): Promise<Record<strin
   const next = () => answered;
   const withTelemetry = rpcTelemetry({ ...telemetry, transport: "internal", activateContext: tracing.exporting })(next as never);
   const withBoundary = rpcBoundary(log)(next as never);
+  // As the listeners compose it: the call's own time (CALL_TIMEOUT_MS), a scope and a timer per call.
+  const withClock = rpcBoundary(log, { callTimeoutMs: 30_000 })(next as never);
 
   // The gate sees the connection's verified certificate.
   const gate = createServiceGate(["hangout"]);
@@ -121,6 +123,7 @@ export async function measureGetFileLayers(calls = 50_000): Promise<Record<strin
     "request gate (mTLS identity → principal)": await layerCost(nothing, () => gate(gateContext), calls),
     "telemetry interceptor (span, counter, histogram)": await layerCost(() => next(), () => withTelemetry(request), calls),
     "error boundary interceptor (log line below the level)": await layerCost(() => next(), () => withBoundary(request), calls),
+    "the call's clock and scope (CALL_TIMEOUT_MS)": await layerCost(() => withBoundary(request), () => withClock(request), calls),
     "repository proxies (histogram; wake-on-change)": await layerCost(() => repository.findByIds(OWNER, [ID]), () => composed.findByIds(OWNER, [ID]), calls),
     "query deadline (runClassified timer)": await layerCost(query, () => runClassified(query, classify, 5_000), calls),
     "owner check and id map (ownedFile)": await layerCost(() => repository.findByIds(OWNER, [ID]), () => ownedFile(repository, OWNER, ID), calls),

@@ -103,6 +103,7 @@ async function listen(gate: RequestGate): Promise<{ app: Listener; port: number 
     http2MaxConcurrentStreams: 256,
     corsOrigins: [],
     log,
+    callTimeoutMs: 30_000,
     shutdownTimeoutMs: 1_000,
     readMaxBytes: 32 * 1024 * 1024,
   });

@@ -2,7 +2,7 @@
 // wrap again: one walk down the cause chain, shared by both repositories and
 // the migrator, as connect-node reads Node's errors in one place.
 import { CallEndedError, DependencyUnavailableError } from "../domain/errors.js";
-import { currentCall } from "../shared/call-signal.js";
+import { currentCall, cutShort } from "../shared/call-signal.js";
 
 /** How far down the cause chain to look; real chains are two or three deep. */
 const MAX_DEPTH = 5;
@@ -41,8 +41,8 @@ export function classifyDatabaseError(error: unknown, unavailable: (fields: Erro
  * `timeoutMs`, an operation still running then fails as the database being
  * unavailable (a stalled server or link answers the caller within the bound;
  * the statement itself is left to its connection). Inside an RPC (see
- * shared/call-signal.ts), the call's end stops the wait too: CallEndedError
- * when its deadline passes first.
+ * shared/call-signal.ts), the call's end stops the wait too (cutShort: the
+ * caller's deadline or cancel, or the call's own time running out).
  */
 export async function runClassified<T>(operation: () => Promise<T>, classify: (error: unknown) => unknown, timeoutMs?: number): Promise<T> {
   const call = currentCall();
@@ -50,7 +50,7 @@ export async function runClassified<T>(operation: () => Promise<T>, classify: (e
   let onEnd: (() => void) | undefined;
   try {
     if (timeoutMs === undefined && call === undefined) return await operation();
-    if (call?.signal.aborted) throw new CallEndedError(call.why(), "database");
+    if (call?.signal.aborted) throw cutShort(call, "database");
     const waits = [operation()];
     if (timeoutMs !== undefined) {
       waits.push(
@@ -62,14 +62,14 @@ export async function runClassified<T>(operation: () => Promise<T>, classify: (e
     if (call !== undefined) {
       waits.push(
         new Promise<never>((_, reject) => {
-          onEnd = () => reject(new CallEndedError(call.why(), "database"));
+          onEnd = () => reject(cutShort(call, "database"));
           call.signal.addEventListener("abort", onEnd, { once: true });
         }),
       );
     }
     return await Promise.race(waits);
   } catch (error) {
-    throw error instanceof CallEndedError ? error : classify(error);
+    throw error instanceof CallEndedError || error instanceof DependencyUnavailableError ? error : classify(error);
   } finally {
     clearTimeout(timer);
     if (onEnd !== undefined) call!.signal.removeEventListener("abort", onEnd);

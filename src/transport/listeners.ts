@@ -34,6 +34,8 @@ interface ListenerOptions {
   interceptors?: Interceptor[];
   gate: RequestGate;
   log: Logger;
+  /** CALL_TIMEOUT_MS (see rpcBoundary). */
+  callTimeoutMs: number;
   shutdownTimeoutMs: number;
   /** Largest message accepted (a unary upload carries a whole file); larger ones are refused unread. */
   readMaxBytes: number;
@@ -164,7 +166,7 @@ function connectOptions(options: ListenerOptions, log: Logger) {
     jsonOptions: { ignoreUnknownFields: false },
     readMaxBytes: options.readMaxBytes,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
-    interceptors: [...(options.interceptors ?? []), rpcBoundary(log)],
+    interceptors: [...(options.interceptors ?? []), rpcBoundary(log, { callTimeoutMs: options.callTimeoutMs })],
     requestGate: logRejections(options.gate, log),
   };
 }

@@ -1,12 +1,16 @@
 // A stalled dependency (a TCP proxy that holds every byte) answers callers
 // within its bound (DB_QUERY_TIMEOUT_MS, S3_REQUEST_TIMEOUT_MS) with
 // Unavailable, never a hang; readiness turns not-ready meanwhile and back after.
+// A slow one, answering each request within its bound, is cut off by the call's
+// own bound (CALL_TIMEOUT_MS).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { startBackends, startTestService, type Backends, type TestService } from "../support/service.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { fileSpec, pngLikeBytes, putUpload } from "../support/upload.js";
 import { rpcError } from "../support/rpc.js";
+import { solid } from "../support/images.js";
+import { FilePurpose } from "../../gen/file/v1/file_service_pb.js";
 
 let backends: Backends;
 let db: TcpProxy;
@@ -26,6 +30,7 @@ beforeAll(async () => {
       S3_ENDPOINT: `http://127.0.0.1:${s3.port}`,
       DB_QUERY_TIMEOUT_MS: "1000",
       S3_REQUEST_TIMEOUT_MS: "1000",
+      CALL_TIMEOUT_MS: "1200",
       HEALTH_INTERVAL_MS: "200",
       PROCESSING_CONCURRENCY: "0",
       TASK_CONCURRENCY: "0",
@@ -125,5 +130,29 @@ describe("a stalled dependency", () => {
     }
     // Nothing half-done: the file confirms once the store answers.
     expect((await client.confirmUpload({ ownerId: owner, fileIds: [fileId] })).failures).toEqual([]);
+  });
+
+  it("a slow object store (each request within its bound, not all of them): Unavailable at CALL_TIMEOUT_MS, nothing half-done", async () => {
+    const owner = "slow-s3";
+    const client = svc.serviceClient();
+    const upload = async () =>
+      client.uploadFile({ ownerId: owner, filename: "cover.png", contentType: "image/png", purpose: FilePurpose.COVER_PHOTO, data: await solid(64, 64, "png") });
+    // Each S3 answer held 700 ms, within its 1 s bound: the variants' PUTs (in parallel), then the
+    // original's, take 1.4 s at least, past the call's 1.2 s.
+    s3.delay(700);
+    let outcome;
+    try {
+      outcome = await timed(upload());
+    } finally {
+      s3.delay(0);
+    }
+    expect((outcome.outcome as { code?: Code }).code).toBe(Code.Unavailable);
+    expect((outcome.outcome as Error).message).toContain("object store is unavailable, retry later");
+    expect(outcome.ms).toBeLessThan(2_400); // the call's bound is 1.2 s; generous for a loaded machine
+    // Nothing half-done: no file for the owner; the same upload then goes through.
+    expect((await client.listFiles({ ownerId: owner })).files).toEqual([]);
+    const { file } = await upload();
+    expect(file?.variants.length).toBeGreaterThan(0);
+    expect((await client.listFiles({ ownerId: owner })).files.map((f) => f.id)).toEqual([file!.id]);
   });
 });

@@ -3,8 +3,8 @@
 // messages: nothing of the request, credentials included, reaches callers);
 // and each request's abort signal (the calling RPC's end, a bound of its own).
 import { S3ServiceException } from "@aws-sdk/client-s3";
-import { CallEndedError, DependencyUnavailableError, type FileError } from "../../domain/errors.js";
-import { currentCall } from "../../shared/call-signal.js";
+import { DependencyUnavailableError, type FileError } from "../../domain/errors.js";
+import { currentCall, cutShort } from "../../shared/call-signal.js";
 
 // S3's codes for a Content-MD5 that is malformed or does not match the body: a
 // bug of the caller, not unavailability.
@@ -58,7 +58,7 @@ export function putFailure(error: unknown): Error {
 // request the calling RPC's end aborted is that end (its deadline, say).
 export function unavailable(cause: unknown): FileError {
   const call = currentCall();
-  if (call?.signal.aborted) return new CallEndedError(call.why(), "object store");
+  if (call?.signal.aborted) return cutShort(call, "object store");
   return new DependencyUnavailableError("object store", cause);
 }
 
