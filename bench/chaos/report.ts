@@ -43,6 +43,8 @@ export function printReport(r: Report): void {
   line("calls reset by a dying instance (client side)", Object.values(verdict.streamResets).reduce((a, b) => a + b, 0), `reported ${JSON.stringify(verdict.streamResets)}`);
   line(`max call latency ms (bound ${verdict.latencyBoundMs})`, verdict.maxLatencyMs, `${enforced("latency")} ${verdict.maxLatencyCall}`);
   line("max call latency ms, calls to a dying instance too", verdict.maxLatencyAllMs, `reported ${verdict.maxLatencyAllCall}`);
+  const quiet = verdict.quietLatencyMs;
+  line("max call latency ms outside every fault", quiet.max, `reported: ${quiet.calls} calls answered, p50 ${quiet.p50} ms, p99 ${quiet.p99} ms`);
   out.push(`rows by status: ${JSON.stringify(result.totals.rows)}; objects: ${result.totals.objects}`);
   out.push(`objects left of rows by status: ${JSON.stringify(result.totals.deletedObjectsBy)}; tasks left: ${JSON.stringify(result.totals.tasks)}`);
   out.push(`codes by call: ${JSON.stringify(codes)}`);
