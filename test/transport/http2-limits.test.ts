@@ -177,3 +177,23 @@ async function expectOthersServed(listener: ListenerName) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("a plain route's early refusal over HTTP/2 (the public listener's /objects)", () => {
+  it("ends the request stream once answered (NO_ERROR): Node's client does not wait on flow control for a body nobody reads", async () => {
+    const session = http2Connect(svc.httpUrl, { ca: svc.pki.ca });
+    try {
+      const req = session.request({ ":method": "PUT", ":path": "/objects/files/refused?X-Signature=forged", "content-type": "application/octet-stream" });
+      // Far more than the stream's 64 KiB window: unread, the client would block for good.
+      req.write(Buffer.alloc(4 * 1024 * 1024));
+      const [headers] = (await once(req, "response")) as [Record<string, string | number>];
+      expect(headers[":status"]).toBeGreaterThanOrEqual(400);
+      req.resume();
+      const closed = once(req, "close").then(() => req.rstCode);
+      const rstCode = await Promise.race([closed, sleep(5_000).then(() => "still open after 5 s")]);
+      expect(rstCode).toBe(0); // NGHTTP2_NO_ERROR
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
