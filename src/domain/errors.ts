@@ -36,12 +36,12 @@ export class FileError extends Error {
 
 export type Dependency = "database" | "object store" | "event broker" | "malware scanner";
 
-/** A dependency failed; its cause is for logs, never for the caller. */
+/** A dependency failed (or, `message` says, was too slow for the call); its cause is for logs, never for the caller. */
 export class DependencyUnavailableError extends FileError {
   readonly dependency: Dependency;
 
-  constructor(dependency: Dependency, cause: unknown) {
-    super("unavailable", `${dependency} is unavailable`, { cause });
+  constructor(dependency: Dependency, cause: unknown, message = `${dependency} is unavailable`) {
+    super("unavailable", message, { cause });
     this.name = "DependencyUnavailableError";
     this.dependency = dependency;
   }

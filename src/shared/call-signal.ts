@@ -40,6 +40,6 @@ export function currentCall(): CallScope | undefined {
 export function cutShort(call: CallScope, dependency: Dependency): FileError {
   const why = call.why();
   return why === "out_of_time"
-    ? new DependencyUnavailableError(dependency, new Error(`the call's time ran out while waiting for the ${dependency}`))
+    ? new DependencyUnavailableError(dependency, new Error("CALL_TIMEOUT_MS passed"), `${dependency} did not answer within the call's time limit`)
     : new CallEndedError(why, dependency);
 }

@@ -24,7 +24,7 @@ export function toConnectError(error: unknown, log: Logger, rpc: string): Connec
   if (error instanceof ConnectError) return error;
   if (error instanceof DependencyUnavailableError) {
     log.warn({ rpc, err: error.cause }, `${error.dependency} unavailable`);
-    return new ConnectError(`${error.dependency} is unavailable, retry later`, Code.Unavailable);
+    return new ConnectError(`${error.message}, retry later`, Code.Unavailable);
   }
   if (error instanceof FileError) return new ConnectError(error.message, CODE[error.reason]);
   log.error({ rpc, err: error }, "unexpected error");

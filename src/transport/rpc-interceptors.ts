@@ -98,6 +98,8 @@ function callerEnd(signal: AbortSignal): "deadline" | "cancelled" {
   return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded ? "deadline" : "cancelled";
 }
 
+const CALL_ENDED = new Error("the call ended");
+
 /** The caller's end alone: connect's own signal. */
 class CallerScope implements CallScope {
   constructor(readonly signal: AbortSignal) {}
@@ -176,6 +178,6 @@ class TimedScope implements CallScope {
     if (this.end !== undefined) return;
     this.end = why;
     this.disarm();
-    this.ended.abort();
+    this.ended.abort(CALL_ENDED); // a shared reason: abort() without one builds a DOMException and its stack
   }
 }

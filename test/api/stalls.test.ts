@@ -147,7 +147,7 @@ describe("a stalled dependency", () => {
       s3.delay(0);
     }
     expect((outcome.outcome as { code?: Code }).code).toBe(Code.Unavailable);
-    expect((outcome.outcome as Error).message).toContain("object store is unavailable, retry later");
+    expect((outcome.outcome as Error).message).toContain("object store did not answer within the call's time limit, retry later");
     expect(outcome.ms).toBeLessThan(2_400); // the call's bound is 1.2 s; generous for a loaded machine
     // Nothing half-done: no file for the owner; the same upload then goes through.
     expect((await client.listFiles({ ownerId: owner })).files).toEqual([]);

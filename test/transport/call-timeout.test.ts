@@ -48,7 +48,7 @@ describe("CALL_TIMEOUT_MS on a unary call", () => {
     );
     const { ms, error } = await timed(client.getFile({ fileId: "f" }));
     expect(error?.code).toBe(Code.Unavailable);
-    expect(error?.rawMessage).toBe("database is unavailable, retry later");
+    expect(error?.rawMessage).toBe("database did not answer within the call's time limit, retry later");
     expect(ms).toBeGreaterThanOrEqual(CALL_MS - 20);
     expect(ms).toBeLessThan(900); // all four would take 1 s
     await sleep(300);
