@@ -9,7 +9,6 @@
 //
 //   npm run chaos -- [--clients 100] [--seconds 60] [--smoke] [--enforce lost,codes|all|none] [--seed]
 import { parseArgs } from "node:util";
-import mysql from "mysql2/promise";
 import { audit, type AuditTarget } from "./audit.js";
 import { FAULT_KINDS, runFaults } from "./faults.js";
 import { DEFAULT_ENFORCED, judge, parseEnforce } from "./judge.js";
@@ -18,6 +17,7 @@ import { printReport } from "./report.js";
 import { seedDamage } from "./seed.js";
 import { startChaosStack } from "./stack.js";
 import { runWorkload, type Target } from "./workload.js";
+import { drainQueues } from "../lib/drain-queues.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -112,24 +112,6 @@ async function main(): Promise<number> {
     throw error;
   } finally {
     await stack.stop();
-  }
-}
-
-/** Waits (up to `maxMs`) until no processing job or task is due: what the instances still owe is done. */
-async function drainQueues(databaseUrl: string, maxMs: number): Promise<void> {
-  const db = await mysql.createConnection({ uri: databaseUrl, timezone: "Z" });
-  try {
-    const deadline = Date.now() + maxMs;
-    while (Date.now() < deadline) {
-      const [[files]] = (await db.query(
-        "SELECT COUNT(*) AS n FROM files WHERE status = 'uploaded' AND processing_status IN ('pending', 'processing') AND processing_due_at IS NOT NULL",
-      )) as unknown as [[{ n: number }]];
-      const [[tasks]] = (await db.query("SELECT COUNT(*) AS n FROM tasks WHERE status <> 'failed'").catch(() => [[{ n: 0 }]])) as unknown as [[{ n: number }]];
-      if (Number(files.n) + Number(tasks.n) === 0) return;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  } finally {
-    await db.end();
   }
 }
 
