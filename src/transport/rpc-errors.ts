@@ -23,7 +23,7 @@ export function toConnectError(error: unknown, log: Logger, rpc: string): Connec
   // Raised by connect itself or by the auth gate, already in the caller's terms.
   if (error instanceof ConnectError) return error;
   if (error instanceof DependencyUnavailableError) {
-    log.warn({ rpc, err: error.cause }, `${error.dependency} unavailable`);
+    log.warn({ rpc, dependency: error.dependency, err: error.cause }, error.message);
     return new ConnectError(`${error.message}, retry later`, Code.Unavailable);
   }
   if (error instanceof FileError) return new ConnectError(error.message, CODE[error.reason]);
