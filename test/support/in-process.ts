@@ -104,7 +104,8 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
             },
           ],
         },
-        router: { interceptors: [rpcBoundary(log)], requestGate: testGate },
+        // As the listeners compose it (src/transport/listeners.ts), the call clock at its default.
+        router: { interceptors: [rpcBoundary(log, { callTimeoutMs: 30_000 })], requestGate: testGate },
       }),
     );
 
